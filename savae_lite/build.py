@@ -1,0 +1,92 @@
+"""From a :class:`~savae_lite.config.RunConfig` to the objects a run needs: the data splits and the model.
+
+Chapter: *Introduction* (the data flow config -> data -> model -> mode -> trainer -> results).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from savae_lite.config import RunConfig
+
+
+@dataclass
+class Splits:
+    """Batched data for one run. ``train_batches(generator)`` re-shuffles (and, for images, re-binarises)
+    with the given generator; valid/test batches are fixed. ``vocab`` is set for text."""
+
+    train_batches: Callable[[torch.Generator], list[torch.Tensor]]
+    valid: list[torch.Tensor]
+    test: list[torch.Tensor]
+    kind: str
+    vocab: Any = None
+    info: dict | None = None
+
+
+def build_data(cfg: RunConfig) -> Splits:
+    """Load and batch the data set named in ``cfg.data`` (no download unless ``cfg.data.download``)."""
+    from savae_lite import data as D
+
+    dc = cfg.data
+    if dc.name in ("ptb", "yahoo", "ewt"):
+        corpus = D.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
+                             max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download)
+        pad = corpus.vocab.pad_idx
+
+        def batches(sents, gen=None, shuffle=False):
+            return D.text_batches(sents, dc.batch_size, pad_idx=pad, by_length=dc.by_length, shuffle=shuffle,
+                                  generator=gen)
+
+        info = {"dataset": dc.name, "vocab_size": len(corpus.vocab),
+                "sentences": {s: len(getattr(corpus, s)) for s in ("train", "valid", "test")}}
+        return Splits(lambda g: batches(corpus.train, g, True), batches(corpus.valid), batches(corpus.test),
+                      "text", corpus.vocab, info)
+    if dc.name == "omniglot":
+        images = D.load_omniglot(dc.data_dir, source=dc.omniglot_source, max_images=dc.max_images,
+                                 download=dc.download)
+        seed = cfg.train.seed
+
+        def fixed(x):
+            return list(D.image_batches(x, dc.batch_size, binarize="fixed", seed=seed))
+
+        info = {"dataset": "omniglot", "source": dc.omniglot_source,
+                "images": {s: int(getattr(images, s).shape[0]) for s in ("train", "valid", "test")}}
+        return Splits(lambda g: list(D.image_batches(images.train, dc.batch_size, shuffle=True, generator=g,
+                                                     binarize="dynamic")),
+                      fixed(images.valid), fixed(images.test), "image", None, info)
+    raise ValueError(f"--data: unknown data set {dc.name!r}; choose ptb, yahoo, ewt or omniglot")
+
+
+def model_config(cfg: RunConfig, vocab_size: int | None = None):
+    """The model's dataclass config: the named preset, then ``cfg.model`` overrides (unknown keys rejected)."""
+    if cfg.model_kind == "text":
+        from savae_lite.models.text import TextModelConfig as C
+
+        base = getattr(C, cfg.model_preset)(vocab_size) if vocab_size else getattr(C, cfg.model_preset)()
+    elif cfg.model_kind == "image":
+        from savae_lite.models.image import ImageModelConfig as C
+
+        base = getattr(C, cfg.model_preset)()
+    else:
+        raise ValueError(f"model_kind: unknown {cfg.model_kind!r}; choose text or image")
+    names = {f.name for f in dataclasses.fields(base)}
+    bad = sorted(set(cfg.model) - names)
+    if bad:
+        raise ValueError(f"--model: unknown field(s) {bad} for {type(base).__name__}; valid: {sorted(names)}")
+    return dataclasses.replace(base, **cfg.model)
+
+
+def build_model(cfg: RunConfig, vocab_size: int | None = None):
+    """A fresh model for ``cfg`` (an autoregressive one for mode ``autoreg``)."""
+    mc = model_config(cfg, vocab_size)
+    autoreg = cfg.train.mode == "autoreg"
+    if cfg.model_kind == "text":
+        from savae_lite.models.text import LSTMLanguageModel, TextVAE
+
+        return LSTMLanguageModel(mc) if autoreg else TextVAE(mc)
+    from savae_lite.models.image import ImageVAE, PixelCNNLM
+
+    return PixelCNNLM(mc) if autoreg else ImageVAE(mc)

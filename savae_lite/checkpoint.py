@@ -1,0 +1,59 @@
+"""Checkpoints that never lose work: written atomically (temp file + ``os.replace``), loaded with
+``weights_only=True`` (no arbitrary unpickling), checked against the run's config on resume.
+
+Chapter: *Introduction* (running long experiments).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """Save ``obj`` with ``torch.save`` so that ``path`` is either the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint safely (tensors and plain containers only). Clear errors for missing/corrupt files."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated zip, foreign pickle, ...
+        raise ValueError(f"checkpoint {path} could not be loaded safely ({type(err).__name__}: {err}); "
+                         "it is corrupted, truncated or not a savae-lite checkpoint") from err
+
+
+def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.out_dir", "train.progress",
+                                                        "train.device", "data.data_dir", "data.download")) -> list[str]:
+    """Dotted names of config fields that differ between a checkpoint and the current run."""
+    diffs: list[str] = []
+
+    def walk(a, b, prefix):
+        keys = set(a) | set(b) if isinstance(a, dict) and isinstance(b, dict) else None
+        if keys is None:
+            if a != b and prefix not in ignore:
+                diffs.append(f"{prefix}: checkpoint {a!r} vs now {b!r}")
+            return
+        for k in sorted(keys):
+            walk(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else k)
+
+    walk(saved, current, "")
+    return diffs

@@ -1,0 +1,215 @@
+"""The ``savae-lite`` command line: ``train``, ``eval``, ``bench`` and ``experiment``.
+
+Flags are generated from the dataclasses in :mod:`savae_lite.config`, so ``--help`` documents every option with
+the same text a notebook reader sees in the config's source. Only the flags you give override the preset.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from savae_lite.config import PRESETS, DataConfig, RunConfig, TrainConfig, preset
+from savae_lite.svi import SVIConfig
+
+_SVI_HELP = {"steps": "SVI steps K", "lr_mu": "per-example SVI step size for mu",
+             "lr_logvar": "per-example SVI step size for log sigma^2", "momentum": "SVI momentum",
+             "clip": "per-example clip of the SVI gradient norm (mu and logvar separately)"}
+
+
+def _parse_type(annotation: str):
+    base = annotation.replace(" | None", "").strip()
+    conv = {"int": int, "float": float, "str": str}.get(base)
+    if conv is None:
+        return None
+    if "None" in annotation:
+        return lambda s: None if s.lower() == "none" else conv(s)
+    return conv
+
+
+def _add_dataclass_flags(group, cls, prefix: str = "", rename: dict | None = None, helps: dict | None = None):
+    for f in dataclasses.fields(cls):
+        if f.name == "svi":
+            continue
+        flag = (rename or {}).get(f.name, prefix + f.name.replace("_", "-"))
+        help_ = (helps or {}).get(f.name) or f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        dest = f"{cls.__name__}.{f.name}"
+        if f.type in ("bool", bool):
+            group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=f"{help_} (default {default})")
+        else:
+            group.add_argument(f"--{flag}", dest=dest, type=_parse_type(str(f.type)), default=argparse.SUPPRESS,
+                               metavar=f.name.upper(), help=f"{help_} (default {default})")
+
+
+def _model_override(text: str):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--model expects KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="savae-lite", description="Semi-Amortized VAEs (Kim et al., ICML 2018): "
+                                "train, evaluate and benchmark.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (writes OUT_DIR/results.json, last.pt, best.pt)",
+                       description="Train a model. Start from a --preset; every other flag overrides one field. "
+                                   "A run resumes from OUT_DIR/last.pt when it exists.")
+    t.add_argument("--preset", default="ptb-small", choices=sorted(PRESETS),
+                   help="starting configuration (default ptb-small: SA-VAE on the embedded PTB, CPU-sized)")
+    t.add_argument("--quick", action="store_true", help="a tiny run (seconds): the preset's -quick variant")
+    t.add_argument("--model", dest="model_overrides", type=_model_override, action="append", default=[],
+                   metavar="KEY=VALUE", help="override a model size, e.g. --model dec_hidden=512 (repeatable)")
+    t.add_argument("--model-preset", choices=["paper", "small", "tiny"], default=argparse.SUPPRESS,
+                   help="model sizes: paper, small (CPU) or tiny")
+    t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in OUT_DIR")
+    _add_dataclass_flags(t.add_argument_group("data"), DataConfig, rename={"name": "data"})
+    _add_dataclass_flags(t.add_argument_group("training"), TrainConfig)
+    _add_dataclass_flags(t.add_argument_group("SVI"), SVIConfig, prefix="svi-", helps=_SVI_HELP)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint (best.pt or last.pt) on a split",
+                       description="Evaluate a saved model with and without test-time SVI refinement.")
+    e.add_argument("checkpoint", help="path to best.pt / last.pt written by `savae-lite train`")
+    e.add_argument("--split", choices=["valid", "test"], default="test", help="which split (default test)")
+    e.add_argument("--svi-steps", type=int, default=None, help="SVI refinement steps (default: the run's)")
+    e.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (default 0: skip)")
+    e.add_argument("--max-examples", type=int, default=None, help="evaluate on the first N examples only")
+    e.add_argument("--data-dir", default=None, help="data folder (default $SAVAE_LITE_DATA or the cache)")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    e.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+
+    b = sub.add_parser("bench", help="performance benchmark (ratios measured side by side)",
+                       description="Benchmark SA-VAE steps against the floor of 2K+1 gradient evaluations.")
+    b.add_argument("--quick", action="store_true", help="reduced sizes (< 2 minutes on 2 CPU cores)")
+    b.add_argument("--tiny", action="store_true", help="smallest possible run (a smoke test for CI)")
+    b.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    b.add_argument("--out", default=None, help="write the measurements to this JSON file")
+
+    x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
+                       description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
+    x.add_argument("name", help="experiment name (synthetic)")
+    x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
+    x.add_argument("--out", default=None, help="results JSON path")
+    x.add_argument("--seed", type=int, default=3435, help="random seed")
+    x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    name = args.preset
+    if args.quick:
+        name = name.split("-")[0] + "-quick"
+        if name not in PRESETS:
+            raise ValueError(f"--quick: no quick variant for preset {args.preset!r}")
+    cfg = preset(name)
+    given = vars(args)
+    for key, value in given.items():
+        if "." not in key:
+            continue
+        cls, field = key.split(".", 1)
+        target = {"DataConfig": cfg.data, "TrainConfig": cfg.train, "SVIConfig": cfg.train.svi}[cls]
+        setattr(target, field, value)
+    if "model_preset" in given:
+        cfg.model_preset = given["model_preset"]
+    for k, v in args.model_overrides:
+        cfg.model[k] = v
+    if cfg.data.name == "omniglot" and cfg.model_kind != "image":
+        raise ValueError("--data omniglot needs an image preset (e.g. --preset omniglot-small)")
+    if cfg.data.name != "omniglot" and cfg.model_kind == "image":
+        raise ValueError(f"--data {cfg.data.name} is text but the preset {args.preset!r} is an image model")
+    return cfg
+
+
+def _cmd_train(args) -> int:
+    from savae_lite.train import Trainer, validate_config
+
+    cfg = config_from_args(args)
+    validate_config(cfg)
+    record = Trainer(cfg).fit(resume=not args.no_resume)
+    print(json.dumps({"results": str(Path(cfg.train.out_dir) / "results.json"), "test": record["test"]}, indent=1))
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from savae_lite import checkpoint
+    from savae_lite.build import build_data, build_model
+    from savae_lite.evaluate import evaluate
+    from savae_lite.utils import pick_device
+
+    ck = checkpoint.load(args.checkpoint)
+    cfg = RunConfig.from_dict(ck["config"])
+    if args.data_dir:
+        cfg.data.data_dir = args.data_dir
+    device = pick_device(args.device)
+    splits = build_data(cfg)
+    model = build_model(cfg, len(splits.vocab) if splits.vocab is not None else None)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as err:
+        raise ValueError(f"{args.checkpoint}: weights do not fit the model its config describes: {err}") from None
+    model.to(device)
+    batches = splits.valid if args.split == "valid" else splits.test
+    if args.max_examples:
+        batches = _first_examples(batches, args.max_examples)
+    tc = cfg.train
+    steps = args.svi_steps if args.svi_steps is not None else tc.svi.steps
+    refine = dataclasses.replace(tc.svi, steps=steps)
+    init = "zeros" if tc.mode == "svi" else "encoder"
+    out = {"checkpoint": str(args.checkpoint), "split": args.split}
+    if model.is_latent:
+        if init == "encoder":
+            out["no_refine"] = evaluate(model, batches, iw_samples=args.iw_samples, device=device)
+        out["refine"] = evaluate(model, batches, refine=refine, init=init, iw_samples=args.iw_samples, device=device)
+    else:
+        out["exact"] = evaluate(model, batches, device=device)
+    print(json.dumps(out, indent=1))
+    if args.out:
+        from savae_lite.results import environment, write_json
+
+        write_json({**out, "environment": environment(device), "config": cfg.to_dict()}, args.out)
+    return 0
+
+
+def _first_examples(batches, n):
+    kept, count = [], 0
+    for x in batches:
+        if count >= n:
+            break
+        kept.append(x[: n - count])
+        count += kept[-1].shape[0]
+    return kept
+
+
+def _cmd_bench(args) -> int:
+    from savae_lite import bench
+
+    return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out)
+
+
+def _cmd_experiment(args) -> int:
+    from savae_lite import experiments
+
+    return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
+        print(f"savae-lite {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Typed configuration shared by the CLI, the trainer and the book, plus named presets.
+
+Chapter: *Introduction* (how to run things). A run is a :class:`RunConfig` = data + model + training (+ SVI).
+Every field has a ``help`` text; the CLI builds its flags from these dataclasses, so a notebook and a shell
+command fill the same objects.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from savae_lite.svi import SVIConfig
+
+
+def _f(default, help: str, **kw):
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class DataConfig:
+    name: str = _f("ptb", "data set: ptb (embedded), yahoo, ewt (UD English-EWT), omniglot")
+    data_dir: str | None = _f(None, "data folder (default: $SAVAE_LITE_DATA or ~/.cache/savae-lite)")
+    download: bool = _f(False, "download missing data files from their public sources (checksums verified)")
+    batch_size: int = _f(32, "examples per batch")
+    max_len: int | None = _f(None, "text: drop sentences with more words than this")
+    vocab_size: int | None = _f(None, "text: keep the most frequent words (None: all)")
+    max_sentences: int | None = _f(None, "text: use only the first N sentences of each split")
+    genre: str | None = _f(None, "ewt: keep one genre (e.g. answers)")
+    by_length: bool = _f(True, "text: batch sentences of equal length (no padding), as the original code")
+    omniglot_source: str = _f("npz", "omniglot: npz (mirror), zip (canonical PNGs) or mat (Burda's chardata.mat)")
+    max_images: int | None = _f(None, "omniglot: use only the first N images of each split")
+
+
+@dataclass
+class TrainConfig:
+    mode: str = _f("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae")
+    epochs: int = _f(30, "maximum number of epochs")
+    optimizer: str = _f("sgd", "sgd (text, the paper) or adam (images)")
+    lr: float = _f(1.0, "learning rate of the model's optimiser")
+    decay_start_epoch: int = _f(15, "from this epoch on, multiply lr by lr_decay after an epoch without "
+                                    "validation improvement (0: never decay)")
+    lr_decay: float = _f(0.5, "factor for the plateau decay")
+    min_lr: float = _f(0.03, "stop training once lr falls below this")
+    grad_clip: float = _f(5.0, "global gradient-norm clip before each optimiser step (0: off)")
+    kl_start: float = _f(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing")
+    kl_warmup_epochs: float = _f(10.0, "epochs over which the KL weight rises linearly to 1")
+    hvp: str = _f("fd", "savae: Hessian-vector products by finite differences (fd) or double-backward (exact)")
+    svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI steps used for training"})
+    test_svi_steps: int | None = _f(None, "SVI steps for test-time refinement (default: svi.steps)")
+    iw_samples: int = _f(500, "importance samples for the final IW-NLL (0: skip)")
+    iw_max_examples: int | None = _f(None, "compute the IW-NLL on the first N test examples only")
+    max_steps_per_epoch: int | None = _f(None, "cut each epoch after this many batches (quick runs)")
+    checkpoint_every: int = _f(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
+    on_nan: str = _f("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
+    seed: int = _f(3435, "random seed (set_seed)")
+    device: str = _f("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    out_dir: str = _f("runs/default", "folder for checkpoints and results.json")
+    progress: bool = _f(True, "show a tqdm progress bar")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. ``model_kind`` selects the model family; ``model`` holds its sizes."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model_kind: str = "text"  # text | image | toy
+    model: dict[str, Any] = field(default_factory=dict)  # overrides of the model config preset
+    model_preset: str = "small"  # paper | small | tiny
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = dict(d)
+        train = dict(d.get("train", {}))
+        train["svi"] = SVIConfig(**train.get("svi", {}))
+        return cls(data=DataConfig(**d.get("data", {})), train=TrainConfig(**train),
+                   model_kind=d.get("model_kind", "text"), model=dict(d.get("model", {})),
+                   model_preset=d.get("model_preset", "small"))
+
+
+# ----- presets ----------------------------------------------------------------------------------------
+def preset(name: str) -> RunConfig:
+    """Named set-ups. ``ptb-small``: the README's CPU recipe. ``yahoo-paper`` / ``omniglot-paper``: the
+    original sizes and schedules. ``*-quick``: tiny runs for tests, CI and ``--quick``."""
+    if name not in PRESETS:
+        raise ValueError(f"--preset: unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]()
+
+
+def _ptb_small() -> RunConfig:
+    return RunConfig(
+        data=DataConfig(name="ptb", batch_size=32, max_len=40),
+        train=TrainConfig(mode="savae", epochs=5, lr=1.0, decay_start_epoch=3, kl_start=0.1, kl_warmup_epochs=2,
+                          svi=SVIConfig(steps=10), iw_samples=500, iw_max_examples=500,
+                          out_dir="runs/ptb-small"),
+        model_kind="text", model_preset="small")
+
+
+def _ptb_quick() -> RunConfig:
+    cfg = _ptb_small()
+    cfg.data.max_sentences = 256
+    cfg.data.max_len = 20
+    cfg.model_preset = "tiny"
+    cfg.model = {"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4}
+    cfg.train.epochs = 2
+    cfg.train.svi = SVIConfig(steps=3)
+    cfg.train.iw_samples = 10
+    cfg.train.iw_max_examples = 64
+    cfg.train.max_steps_per_epoch = 20
+    cfg.train.decay_start_epoch = 0
+    cfg.train.kl_warmup_epochs = 1
+    cfg.train.out_dir = "runs/ptb-quick"
+    return cfg
+
+
+def _yahoo_paper() -> RunConfig:
+    return RunConfig(
+        data=DataConfig(name="yahoo", batch_size=32, max_len=200, vocab_size=20_000),
+        train=TrainConfig(mode="savae", epochs=30, lr=1.0, decay_start_epoch=15, min_lr=0.03,
+                          svi=SVIConfig(steps=20), iw_samples=500, out_dir="runs/yahoo-paper"),
+        model_kind="text", model_preset="paper")
+
+
+def _omniglot_paper() -> RunConfig:
+    return RunConfig(
+        data=DataConfig(name="omniglot", batch_size=50),
+        train=TrainConfig(mode="savae", epochs=100, optimizer="adam", lr=1e-3, decay_start_epoch=0,
+                          kl_start=1.0, kl_warmup_epochs=0, svi=SVIConfig(steps=20), iw_samples=500,
+                          out_dir="runs/omniglot-paper"),
+        model_kind="image", model_preset="paper")
+
+
+def _omniglot_small() -> RunConfig:
+    cfg = _omniglot_paper()
+    cfg.model_preset = "small"
+    cfg.train.epochs = 5
+    cfg.train.svi = SVIConfig(steps=5)
+    cfg.train.iw_max_examples = 500
+    cfg.train.out_dir = "runs/omniglot-small"
+    return cfg
+
+
+def _omniglot_quick() -> RunConfig:
+    cfg = _omniglot_small()
+    cfg.model_preset = "tiny"
+    cfg.model = {"image_size": 28}
+    cfg.data.max_images = 200
+    cfg.train.epochs = 2
+    cfg.train.svi = SVIConfig(steps=3)
+    cfg.train.iw_samples = 10
+    cfg.train.iw_max_examples = 50
+    cfg.train.max_steps_per_epoch = 10
+    cfg.train.out_dir = "runs/omniglot-quick"
+    return cfg
+
+
+PRESETS = {
+    "ptb-small": _ptb_small,
+    "ptb-quick": _ptb_quick,
+    "yahoo-paper": _yahoo_paper,
+    "omniglot-paper": _omniglot_paper,
+    "omniglot-small": _omniglot_small,
+    "omniglot-quick": _omniglot_quick,
+}

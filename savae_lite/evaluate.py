@@ -1,0 +1,74 @@
+"""Evaluate a trained model on a data split: ELBO bound, IW-NLL, KL, MI, active units and perplexity,
+with or without test-time refinement of the encoder's lambda by K SVI steps.
+
+Chapter: *Text (LSTM)* and *Images (PixelCNN)*.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+
+from savae_lite import objectives
+from savae_lite.svi import SVIConfig, svi
+
+
+@torch.no_grad()
+def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None = None, init: str = "encoder",
+             iw_samples: int = 0, iw_max_rows: int = 1000, device: torch.device | None = None) -> dict:
+    """Average per-example metrics over ``batches`` (each (B, ...)); the model is put in eval mode.
+
+    ``refine``: run these SVI steps from lambda_0 before measuring (None: use lambda_0 as is).
+    ``init``: lambda_0 = the encoder's output (``'encoder'``) or zeros (``'zeros'``, for models trained by SVI).
+    ``iw_samples``: > 0 adds the importance-weighted NLL with that many samples (q(lambda) as proposal).
+    Returned keys: ``nll_bound`` (-ELBO, nats/example), ``recon``, ``kl``, ``iw_nll``, ``ppl_bound``,
+    ``ppl_iw``, ``mi``, ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
+    """
+    was_training = model.training
+    model.eval()
+    device = device or next(model.parameters()).device
+    tot = {"recon": 0.0, "kl": 0.0, "iw": 0.0, "mi": 0.0, "n": 0, "tokens": 0.0}
+    means = []
+    for x in batches:
+        x = x.to(device)
+        n = x.shape[0]
+        tot["n"] += n
+        tot["tokens"] += float(model.num_targets(x).sum())
+        if not model.is_latent:
+            tot["recon"] += float(model.neg_log_lik(x, None).sum())
+            continue
+        if init == "encoder":
+            mu, logvar = model.encode(x)
+        else:
+            mu = torch.zeros(n, model.latent_dim, device=device)
+            logvar = torch.zeros_like(mu)
+        if refine is not None and refine.steps > 0:
+            mu, logvar = svi(model, x, mu, logvar, refine)
+        terms = objectives.elbo_terms(model, x, mu, logvar)
+        tot["recon"] += float(terms.nll.sum())
+        tot["kl"] += float(terms.kl.sum())
+        tot["mi"] += objectives.mutual_information(mu, logvar) * n
+        means.append(mu.cpu())
+        if iw_samples > 0:
+            tot["iw"] += float(objectives.iw_nll(model, x, mu, logvar, iw_samples, iw_max_rows).sum())
+    model.train(was_training)
+    n, tokens = max(tot["n"], 1), tot["tokens"]
+    if not model.is_latent:
+        return {"nll": tot["recon"] / n, "ppl": objectives.perplexity(tot["recon"], tokens), "examples": tot["n"],
+                "tokens": tokens}
+    out = {
+        "nll_bound": (tot["recon"] + tot["kl"]) / n,
+        "recon": tot["recon"] / n,
+        "kl": tot["kl"] / n,
+        "ppl_bound": objectives.perplexity(tot["recon"] + tot["kl"], tokens),
+        "mi": tot["mi"] / n,
+        "au": objectives.active_units(torch.cat(means))[0] if means else 0,
+        "examples": tot["n"],
+        "tokens": tokens,
+    }
+    if iw_samples > 0:
+        out["iw_nll"] = tot["iw"] / n
+        out["ppl_iw"] = objectives.perplexity(tot["iw"], tokens)
+        out["iw_samples"] = iw_samples
+    return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}

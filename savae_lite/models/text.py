@@ -1,0 +1,144 @@
+"""LSTM text models: the VAE of Kim et al. (2018) and the ``autoreg`` LSTM language model.
+
+Chapter: *Text (LSTM)*.
+
+A batch x is a LongTensor (B, T): ``<s> w_1 .. w_n </s>`` followed by ``<pad>`` (id ``pad_idx``) when sentences
+of different lengths share a batch. The decoder reads x[:, :-1] and predicts x[:, 1:] (so ``</s>`` is predicted
+and ``<s>`` is not); padded targets are ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from savae_lite.models.base import LatentVariableModel
+
+
+@dataclass
+class TextModelConfig:
+    """Sizes of the LSTM VAE / LM. Defaults are the paper's Yahoo set-up; see :meth:`small` and :meth:`tiny`."""
+
+    vocab_size: int = 20_000
+    emb_dim: int = 512
+    enc_hidden: int = 1024
+    dec_hidden: int = 1024
+    latent_dim: int = 32
+    dropout: float = 0.5  # on decoder input embeddings and before the softmax
+    word_dropout: float = 0.0  # probability of replacing a decoder input word by <unk> (training only)
+    pad_idx: int = 0
+    unk_idx: int = 1
+
+    @classmethod
+    def paper(cls, vocab_size: int = 20_000) -> "TextModelConfig":
+        return cls(vocab_size=vocab_size)
+
+    @classmethod
+    def small(cls, vocab_size: int = 10_000) -> "TextModelConfig":
+        """A CPU-sized model: minutes per epoch on PTB with 2 cores."""
+        return cls(vocab_size=vocab_size, emb_dim=128, enc_hidden=256, dec_hidden=256, latent_dim=32)
+
+    @classmethod
+    def tiny(cls, vocab_size: int = 50) -> "TextModelConfig":
+        return cls(vocab_size=vocab_size, emb_dim=8, enc_hidden=12, dec_hidden=12, latent_dim=3, dropout=0.0)
+
+
+class TextEncoder(nn.Module):
+    """q_phi(z | x): embedding -> LSTM -> hidden state at the last real token -> (mu, logvar), each (B, Z)."""
+
+    def __init__(self, cfg: TextModelConfig):
+        super().__init__()
+        self.pad_idx = cfg.pad_idx
+        self.emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=cfg.pad_idx)
+        self.rnn = nn.LSTM(cfg.emb_dim, cfg.enc_hidden, batch_first=True)
+        self.out = nn.Linear(cfg.enc_hidden, 2 * cfg.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, _ = self.rnn(self.emb(x))  # (B, T, H)
+        last = (x != self.pad_idx).sum(1) - 1  # index of </s> in each row
+        h_last = h[torch.arange(x.shape[0], device=x.device), last]
+        mu, logvar = self.out(h_last).chunk(2, -1)
+        return mu, logvar
+
+
+class TextDecoder(nn.Module):
+    """p_theta(x | z): LSTM whose input at each step is [word embedding; z] and whose h_0 = Linear(z).
+
+    With ``latent_dim == 0`` it is a plain LSTM language model (h_0 = 0).
+    """
+
+    def __init__(self, cfg: TextModelConfig, latent_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim = latent_dim
+        self.emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=cfg.pad_idx)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = nn.LSTM(cfg.emb_dim + latent_dim, cfg.dec_hidden, batch_first=True)
+        self.h0 = nn.Linear(latent_dim, cfg.dec_hidden) if latent_dim > 0 else None
+        self.out = nn.Linear(cfg.dec_hidden, cfg.vocab_size)
+
+    def logits(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """x (B, T), z (B, Z) or None -> next-token logits (B, T-1, V) for targets x[:, 1:]."""
+        inp = x[:, :-1]
+        if self.training and self.cfg.word_dropout > 0:
+            drop = torch.rand(inp.shape, device=x.device) < self.cfg.word_dropout
+            drop[:, 0] = False  # keep <s>
+            inp = inp.masked_fill(drop & (inp != self.cfg.pad_idx), self.cfg.unk_idx)
+        e = self.drop(self.emb(inp))  # (B, T-1, E)
+        if self.latent_dim > 0:
+            e = torch.cat([e, z.unsqueeze(1).expand(-1, e.shape[1], -1)], -1)
+            h0 = self.h0(z).unsqueeze(0)  # (1, B, H)
+            h, _ = self.rnn(e, (h0, torch.zeros_like(h0)))
+        else:
+            h, _ = self.rnn(e)
+        return self.out(self.drop(h))
+
+    def token_nll(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """-log p(x_t | x_<t, z) per target token, (B, T-1); 0 at padded positions."""
+        logits = self.logits(x, z)
+        tgt = x[:, 1:]
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none",
+                              ignore_index=self.cfg.pad_idx)
+        return nll.view(tgt.shape)
+
+
+class TextVAE(LatentVariableModel):
+    """LSTM VAE (Bowman et al. 2016; Kim et al. 2018 set-up): ``encoder`` (phi) + ``decoder`` (theta)."""
+
+    def __init__(self, cfg: TextModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim = cfg.latent_dim
+        self.encoder = TextEncoder(cfg)
+        self.decoder = TextDecoder(cfg, cfg.latent_dim)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def neg_log_lik(self, x, z):
+        return self.decoder.token_nll(x, z).sum(1)
+
+    def token_nll(self, x, z):
+        """Per-token -log p, (B, T-1); used by saliency."""
+        return self.decoder.token_nll(x, z)
+
+    def num_targets(self, x):
+        return (x[:, 1:] != self.cfg.pad_idx).sum(1).to(torch.get_default_dtype())
+
+
+class LSTMLanguageModel(LatentVariableModel):
+    """The ``autoreg`` baseline: the same decoder without a latent variable."""
+
+    def __init__(self, cfg: TextModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim = 0
+        self.decoder = TextDecoder(cfg, 0)
+
+    def neg_log_lik(self, x, z=None):
+        return self.decoder.token_nll(x, None).sum(1)
+
+    def num_targets(self, x):
+        return (x[:, 1:] != self.cfg.pad_idx).sum(1).to(torch.get_default_dtype())

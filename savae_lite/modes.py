@@ -1,0 +1,143 @@
+"""The six training modes compared by Kim et al. (2018), one small function each.
+
+Chapter: *SA-VAE* (all modes side by side). Each function takes a batch, writes gradients into ``.grad`` of
+the parameters it trains (scaled to a *batch mean*) and returns :class:`StepStats` for logging.
+
+=============  =====================================================================================
+mode           what is trained on what
+=============  =====================================================================================
+``autoreg``    a model without z (LSTM LM / PixelCNN) on -log p(x)
+``vae``        encoder and decoder on f(enc(x)) (the amortised ELBO)
+``svi``        decoder on f(lambda_K), lambda_K from K SVI steps started at 0 (no encoder)
+``vae+svi``    decoder on f(lambda_K) from SVI started at enc(x); encoder on its own f(enc(x))
+``vae+svi+kl`` decoder as above; encoder on KL(q(lambda_0) || stop_grad(q(lambda_K)))
+``savae``      decoder and encoder on the total derivative of f(lambda_K) (:mod:`savae_lite.unrolled`)
+=============  =====================================================================================
+f = -log p(x | z) + kl_weight * KL(q || p), one reparameterised sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from savae_lite.objectives import elbo_terms
+from savae_lite.svi import SVIConfig, svi
+from savae_lite.unrolled import unrolled_svi
+
+MODES = ("autoreg", "vae", "svi", "vae+svi", "vae+svi+kl", "savae")
+
+
+@dataclass
+class StepStats:
+    """Batch sums (floats) for logging: the loss that was differentiated, NLL and KL at the final lambda."""
+
+    loss: float
+    nll: float
+    kl: float
+    n: int  # examples
+    tokens: float  # predicted symbols
+
+    def check_finite(self, mode: str, step: int) -> None:
+        import math
+
+        for name in ("loss", "nll", "kl"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"non-finite {name} ({value}) at step {step} in mode {mode!r}")
+
+
+def _accumulate(params, grads, scale: float) -> None:
+    for p, g in zip(params, grads):
+        if g is None:
+            continue
+        g = g * scale
+        p.grad = g if p.grad is None else p.grad + g
+
+
+def _stats(loss, nll, kl, model, x) -> StepStats:
+    return StepStats(float(loss), float(nll.sum()), float(kl.sum()), x.shape[0], float(model.num_targets(x).sum()))
+
+
+def step_autoreg(model, x, svi_cfg, kl_weight, hvp):
+    nll = model.neg_log_lik(x, None)
+    (nll.sum() / x.shape[0]).backward()
+    return _stats(nll.sum(), nll.detach(), torch.zeros_like(nll), model, x)
+
+
+def step_vae(model, x, svi_cfg, kl_weight, hvp):
+    mu, logvar = model.encode(x)
+    t = elbo_terms(model, x, mu, logvar)
+    loss = t.loss(kl_weight).sum()
+    (loss / x.shape[0]).backward()
+    return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
+
+
+def _decoder_on_svi(model, x, mu0, logvar0, svi_cfg, kl_weight):
+    """SVI from lambda_0 (no gradient), then backprop f(lambda_K) into the decoder. Returns the terms."""
+    mu, logvar = svi(model, x, mu0, logvar0, svi_cfg, kl_weight)
+    t = elbo_terms(model, x, mu, logvar)
+    loss = t.loss(kl_weight).sum()
+    (loss / x.shape[0]).backward()
+    return loss, t, mu, logvar
+
+
+def step_svi(model, x, svi_cfg, kl_weight, hvp):
+    B, Z = x.shape[0], model.latent_dim
+    zeros = torch.zeros(B, Z, device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
+    loss, t, _, _ = _decoder_on_svi(model, x, zeros, zeros, svi_cfg, kl_weight)
+    return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
+
+
+def step_vae_svi(model, x, svi_cfg, kl_weight, hvp):
+    mu0, logvar0 = model.encode(x)
+    enc = list(model.encoder_parameters())
+    enc_loss = elbo_terms(model, x, mu0, logvar0).loss(kl_weight).sum() / x.shape[0]
+    _accumulate(enc, torch.autograd.grad(enc_loss, enc, allow_unused=True), 1.0)
+    loss, t, _, _ = _decoder_on_svi(model, x, mu0.detach(), logvar0.detach(), svi_cfg, kl_weight)
+    return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
+
+
+def kl_between(mu_q, logvar_q, mu_p, logvar_p):
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)) for diagonal Gaussians, (B, Z) -> (B,)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(-1)
+
+
+def step_vae_svi_kl(model, x, svi_cfg, kl_weight, hvp):
+    mu0, logvar0 = model.encode(x)
+    loss, t, mu_K, logvar_K = _decoder_on_svi(model, x, mu0.detach(), logvar0.detach(), svi_cfg, kl_weight)
+    enc = list(model.encoder_parameters())
+    enc_loss = kl_between(mu0, logvar0, mu_K, logvar_K).sum() / x.shape[0]
+    _accumulate(enc, torch.autograd.grad(enc_loss, enc, allow_unused=True), 1.0)
+    return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
+
+
+def step_savae(model, x, svi_cfg, kl_weight, hvp):
+    mu0, logvar0 = model.encode(x)
+    params = [p for p in model.decoder_parameters() if p.requires_grad]
+    out = unrolled_svi(model, x, mu0, logvar0, svi_cfg, hvp=hvp, kl_weight=kl_weight, params=params)
+    scale = 1.0 / x.shape[0]
+    _accumulate(params, out.grad_theta, scale)
+    torch.autograd.backward([mu0, logvar0], [out.grad_mu0 * scale, out.grad_logvar0 * scale])
+    return _stats(out.loss, out.nll, out.kl, model, x)
+
+
+STEPS = {
+    "autoreg": step_autoreg,
+    "vae": step_vae,
+    "svi": step_svi,
+    "vae+svi": step_vae_svi,
+    "vae+svi+kl": step_vae_svi_kl,
+    "savae": step_savae,
+}
+
+
+def training_step(model, x: torch.Tensor, mode: str, svi_cfg: SVIConfig, kl_weight: float = 1.0,
+                  hvp: str = "fd") -> StepStats:
+    """Compute one batch's gradients for ``mode`` (accumulated into ``.grad``; call ``zero_grad`` first)."""
+    if mode not in STEPS:
+        raise ValueError(f"mode: unknown training mode {mode!r}; choose one of {', '.join(MODES)}")
+    if (mode == "autoreg") == model.is_latent:
+        kind = "a model without z" if mode == "autoreg" else "a model with a latent variable"
+        raise ValueError(f"mode {mode!r} needs {kind}; got {type(model).__name__}")
+    return STEPS[mode](model, x, svi_cfg, kl_weight, hvp)

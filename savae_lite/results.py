@@ -1,0 +1,59 @@
+"""Run records: every number shown in the book or README comes from one of these JSON files.
+
+A record names its config, seed, device, torch version, git commit, data set, wall time and metrics.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str:
+    """The current git commit of the project (``+dirty`` when there are uncommitted changes), or 'unknown'."""
+    cwd = Path(path or Path(__file__).resolve().parent.parent)
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment(device: torch.device | str) -> dict:
+    """Where a run happened: device (with GPU name), torch/python versions, threads, host."""
+    device = torch.device(device)
+    env = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
+           "cpu_threads": torch.get_num_threads(), "platform": platform.platform(), "git_commit": git_commit()}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def write_json(obj: dict, path: str | os.PathLike) -> Path:
+    """Write JSON atomically (pretty-printed, keys in insertion order)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=1, default=str)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -1,0 +1,179 @@
+"""Differentiable SVI — Algorithm 1 of Kim et al. (2018).
+
+Chapter: *Differentiable SVI* (the derivation, both HVP back-ends and their cost).
+
+SA-VAE trains on the *total* derivative of f(lambda_K, theta) where lambda_K comes from K SVI steps (see
+:mod:`savae_lite.svi`) started at lambda_0 = enc_phi(x). Reverse-mode differentiation of those K steps needs,
+per step, one Hessian-vector product of f at lambda_k::
+
+    lam_bar = grad_lambda f(lambda_K), theta_bar = grad_theta f(lambda_K), v_bar = 0
+    for k = K-1 .. 0:
+        v_bar     += lr * lam_bar
+        u          = J_clip(g_k) v_bar                      # exact derivative of the per-example clipping
+        lam_bar   -= H_{lambda lambda} f(lambda_k) u
+        theta_bar -= H_{theta lambda} f(lambda_k) u
+        v_bar     *= momentum
+    return lam_bar (= d f / d lambda_0) and theta_bar
+
+Two back-ends for the Hessian-vector products:
+
+* ``'fd'`` — one-sided finite differences, [grad f(lambda_k + r u) - grad f(lambda_k)] / r, re-using the
+  gradient computed and cached in the forward pass, so each step costs one extra gradient evaluation; r is
+  scaled to the vector's size (per-element perturbation ``fd_eps``). Only lambda_k, its gradients and the
+  generator state are kept per step — no activations live across steps (the theta-gradients of each step are
+  cached, K copies of the decoder's gradient).
+* ``'exact'`` — autograd double-backward through each step's graph (kept alive until the reverse pass).
+
+Clipping: the forward pass clips each example's gradient; the reverse pass applies the clip's exact Jacobian
+(:func:`savae_lite.svi.clip_jvp`), so the result is the true derivative of the clipped procedure — the same
+number as brute-force autograd through the K steps (:func:`unrolled_loss_autograd`).
+
+Noise: each step's generator state is captured before evaluating f and replayed in the reverse pass, so the
+same eps and the same dropout masks are used.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import torch
+
+from savae_lite import rng
+from savae_lite.objectives import elbo_terms
+from savae_lite.svi import SVIConfig, clip_jvp, clip_per_example
+
+HVP_BACKENDS = ("fd", "exact")
+
+
+@dataclass
+class UnrolledOutput:
+    """Result of :func:`unrolled_svi`. Gradients are of ``sum_i f_i(lambda_K)`` (sum over the batch)."""
+
+    loss: torch.Tensor  # scalar, detached: sum over the batch of f(lambda_K)
+    nll: torch.Tensor  # (B,) at lambda_K, detached
+    kl: torch.Tensor  # (B,) at lambda_K, detached
+    mu: torch.Tensor  # (B, Z) lambda_K
+    logvar: torch.Tensor  # (B, Z)
+    grad_mu0: torch.Tensor  # (B, Z) d f(lambda_K) / d mu_0
+    grad_logvar0: torch.Tensor  # (B, Z)
+    grad_theta: list[torch.Tensor]  # same order as ``params``
+
+
+def _objective(model, x, mu, logvar, kl_weight):
+    terms = elbo_terms(model, x, mu, logvar)
+    return terms.loss(kl_weight).sum(), terms
+
+
+def _grads(f, inputs):
+    gs = torch.autograd.grad(f, inputs, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for g, t in zip(gs, inputs)]
+
+
+def default_fd_eps(dtype: torch.dtype) -> float:
+    """Per-element size of the finite-difference perturbation: 1e-3 in float32, 1e-6 in float64."""
+    return 1e-6 if dtype == torch.float64 else 1e-3
+
+
+def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, cfg: SVIConfig, *,
+                 hvp: str = "fd", kl_weight: float = 1.0, params: list[torch.nn.Parameter] | None = None,
+                 fd_eps: float | None = None) -> UnrolledOutput:
+    """Run K SVI steps from (mu0, logvar0) (B, Z) and differentiate f(lambda_K) back to lambda_0 and theta.
+
+    ``params`` defaults to the model's decoder parameters that require grad. Nothing is written to ``.grad``:
+    the caller decides how to scale and where to send the gradients (see :mod:`savae_lite.modes`).
+    """
+    if hvp not in HVP_BACKENDS:
+        raise ValueError(f"hvp: unknown back-end {hvp!r}; choose one of {HVP_BACKENDS}")
+    if params is None:
+        params = [p for p in model.decoder_parameters() if p.requires_grad]
+    device = mu0.device
+    lr_mu, lr_lv, beta, clip = cfg.lr_mu, cfg.lr_logvar, cfg.momentum, cfg.clip
+    mu, lv = mu0.detach(), logvar0.detach()
+    v_mu, v_lv = torch.zeros_like(mu), torch.zeros_like(lv)
+    exact = hvp == "exact"
+    # cuDNN's RNN has no double backward; the exact back-end falls back to the native kernels.
+    no_cudnn = torch.backends.cudnn.flags(enabled=False) if exact and device.type == "cuda" else contextlib.nullcontext()
+    cache = []
+    with torch.enable_grad(), no_cudnn:
+        # ---- forward: K momentum steps, caching what the reverse pass needs -------------------------
+        for _ in range(cfg.steps):
+            state = rng.capture(device)
+            mu_k = mu.detach().requires_grad_(True)
+            lv_k = lv.detach().requires_grad_(True)
+            f, _ = _objective(model, x, mu_k, lv_k, kl_weight)
+            if exact:
+                g_mu, g_lv = torch.autograd.grad(f, [mu_k, lv_k], create_graph=True)
+                c_mu, c_lv = clip_per_example(g_mu, clip), clip_per_example(g_lv, clip)
+                cache.append((mu_k, lv_k, c_mu, c_lv))
+                c_mu, c_lv = c_mu.detach(), c_lv.detach()
+            else:
+                g_mu, g_lv, *g_theta = _grads(f, [mu_k, lv_k, *params])
+                cache.append((mu_k.detach(), lv_k.detach(), g_mu, g_lv, g_theta, state))
+                c_mu, c_lv = clip_per_example(g_mu, clip), clip_per_example(g_lv, clip)
+            with torch.no_grad():
+                v_mu = beta * v_mu - c_mu
+                v_lv = beta * v_lv - c_lv
+                mu = mu + lr_mu * v_mu
+                lv = lv + lr_lv * v_lv
+        # ---- the loss at lambda_K and its direct gradients ----------------------------------------
+        mu_K = mu.detach().requires_grad_(True)
+        lv_K = lv.detach().requires_grad_(True)
+        f_K, terms = _objective(model, x, mu_K, lv_K, kl_weight)
+        lam_mu, lam_lv, *theta_bar = _grads(f_K, [mu_K, lv_K, *params])
+        # ---- reverse pass -----------------------------------------------------------------------------
+        vb_mu, vb_lv = torch.zeros_like(mu), torch.zeros_like(lv)
+        eps = fd_eps if fd_eps is not None else default_fd_eps(mu.dtype)
+        n_lambda = mu.numel() + lv.numel()
+        for k in reversed(range(cfg.steps)):
+            vb_mu = vb_mu + lr_mu * lam_mu
+            vb_lv = vb_lv + lr_lv * lam_lv
+            if exact:
+                mu_k, lv_k, c_mu, c_lv = cache[k]
+                h_mu, h_lv, *h_theta = torch.autograd.grad(
+                    [c_mu, c_lv], [mu_k, lv_k, *params], grad_outputs=[vb_mu, vb_lv], allow_unused=True)
+                h_theta = [torch.zeros_like(p) if h is None else h for h, p in zip(h_theta, params)]
+            else:
+                mu_k, lv_k, g_mu, g_lv, g_theta, state = cache[k]
+                u_mu, u_lv = clip_jvp(g_mu, vb_mu, clip), clip_jvp(g_lv, vb_lv, clip)
+                norm = math.sqrt(float(u_mu.pow(2).sum() + u_lv.pow(2).sum()))
+                if norm == 0.0:
+                    cache[k] = None
+                    vb_mu, vb_lv = beta * vb_mu, beta * vb_lv
+                    continue
+                r = eps * math.sqrt(n_lambda) / norm
+                with rng.replay(state):
+                    mu_p = (mu_k + r * u_mu).requires_grad_(True)
+                    lv_p = (lv_k + r * u_lv).requires_grad_(True)
+                    f_p, _ = _objective(model, x, mu_p, lv_p, kl_weight)
+                    gp_mu, gp_lv, *gp_theta = _grads(f_p, [mu_p, lv_p, *params])
+                h_mu, h_lv = (gp_mu - g_mu) / r, (gp_lv - g_lv) / r
+                torch._foreach_sub_(gp_theta, g_theta)
+                torch._foreach_div_(gp_theta, r)
+                h_theta = gp_theta
+            cache[k] = None  # free this step's graph / gradients
+            lam_mu = lam_mu - h_mu
+            lam_lv = lam_lv - h_lv
+            torch._foreach_sub_(theta_bar, h_theta)
+            vb_mu, vb_lv = beta * vb_mu, beta * vb_lv
+    return UnrolledOutput(loss=f_K.detach(), nll=terms.nll.detach(), kl=terms.kl.detach(), mu=mu_K.detach(),
+                          logvar=lv_K.detach(), grad_mu0=lam_mu, grad_logvar0=lam_lv, grad_theta=theta_bar)
+
+
+def unrolled_loss_autograd(model, x, mu0, logvar0, cfg: SVIConfig, kl_weight: float = 1.0) -> torch.Tensor:
+    """Reference implementation: the same K steps built as one autograd graph (``create_graph=True``).
+
+    Returns the scalar sum_i f_i(lambda_K), differentiable w.r.t. mu0, logvar0 and the model's parameters.
+    Memory grows with K (every step's graph is kept); used by tests and the book to check Algorithm 1.
+    """
+    mu, lv = mu0, logvar0
+    v_mu, v_lv = torch.zeros_like(mu), torch.zeros_like(lv)
+    for _ in range(cfg.steps):
+        f, _ = _objective(model, x, mu, lv, kl_weight)
+        g_mu, g_lv = torch.autograd.grad(f, [mu, lv], create_graph=True)
+        v_mu = cfg.momentum * v_mu - clip_per_example(g_mu, cfg.clip)
+        v_lv = cfg.momentum * v_lv - clip_per_example(g_lv, cfg.clip)
+        mu = mu + cfg.lr_mu * v_mu
+        lv = lv + cfg.lr_logvar * v_lv
+    f, _ = _objective(model, x, mu, lv, kl_weight)
+    return f
