@@ -56,7 +56,7 @@ def _accumulate(params, grads, scale: float) -> None:
 
 
 def _stats(loss, nll, kl, model, x) -> StepStats:
-    return StepStats(float(loss), float(nll.sum()), float(kl.sum()), x.shape[0], float(model.num_targets(x).sum()))
+    return StepStats(float(loss.detach()), float(nll.sum()), float(kl.sum()), x.shape[0], float(model.num_targets(x).sum()))
 
 
 def step_autoreg(model, x, svi_cfg, kl_weight, hvp):

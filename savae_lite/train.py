@@ -138,7 +138,7 @@ class Trainer:
                        "parameters": sum(p.numel() for p in self.model.parameters()), "started": results.stamp(),
                        "resumed": resumed}
         refined = tc.mode in REFINED_MODES
-        while self.state["epoch"] < tc.epochs and self.state["lr"] >= tc.min_lr:
+        while self.state["epoch"] < tc.epochs and not self._lr_exhausted():
             epoch = self.state["epoch"]
             gen = torch.Generator().manual_seed(tc.seed * 1000 + epoch)
             batches = self.splits.train_batches(gen)
@@ -153,6 +153,11 @@ class Trainer:
             self.save_last()
             results.write_json({**self.record, "epochs": self.history}, self.out / "results.json")
         return self._finish()
+
+    def _lr_exhausted(self) -> bool:
+        """The plateau schedule has decayed the learning rate below ``min_lr`` (the original's stop rule)."""
+        lr = self.state["lr"]
+        return lr < self.cfg.train.lr and lr < self.cfg.train.min_lr
 
     def _train_epoch(self, epoch: int, batches, warmup: int) -> None:
         tc, st = self.cfg.train, self.state
