@@ -10,7 +10,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _small_torch():
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(1)  # tests use tiny tensors: one thread is fastest and immune to oversubscription
     yield
 
 
