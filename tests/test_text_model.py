@@ -1,0 +1,72 @@
+"""The LSTM text VAE / LM: shapes, padding is transparent, word dropout, determinism."""
+import torch
+
+from savae_lite.models.text import LSTMLanguageModel, TextModelConfig, TextVAE
+from tests.conftest import tiny_sentences
+
+
+def model(cls=TextVAE, **kw):
+    torch.manual_seed(0)
+    cfg = TextModelConfig.tiny(20)
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    return cls(cfg).eval()
+
+
+def test_shapes():
+    m = model()
+    x = tiny_sentences(5, 7)
+    mu, logvar = m.encode(x)
+    assert mu.shape == logvar.shape == (5, 3)
+    assert m.neg_log_lik(x, mu).shape == (5,)
+    assert m.token_nll(x, mu).shape == (5, 6)
+    assert torch.equal(m.num_targets(x), torch.full((5,), 6.0))
+
+
+def test_padding_gives_the_same_numbers_as_equal_length_batches():
+    m = model()
+    short, long = tiny_sentences(2, 5, seed=1), tiny_sentences(3, 8, seed=2)
+    padded = torch.zeros(5, 8, dtype=torch.long)
+    padded[:2, :5], padded[2:] = short, long
+    mu, logvar = m.encode(padded)
+    mu_s, logvar_s = m.encode(short)
+    mu_l, _ = m.encode(long)
+    assert torch.allclose(mu[:2], mu_s, atol=1e-6) and torch.allclose(logvar[:2], logvar_s, atol=1e-6)
+    assert torch.allclose(mu[2:], mu_l, atol=1e-6)
+    z = torch.randn(5, 3)
+    nll = m.neg_log_lik(padded, z)
+    assert torch.allclose(nll[:2], m.neg_log_lik(short, z[:2]), atol=1e-5)
+    assert torch.allclose(nll[2:], m.neg_log_lik(long, z[2:]), atol=1e-5)
+    assert torch.equal(m.num_targets(padded), torch.tensor([4.0, 4.0, 7.0, 7.0, 7.0]))
+
+
+def test_language_model_has_no_latent():
+    lm = model(LSTMLanguageModel)
+    assert not lm.is_latent and lm.neg_log_lik(tiny_sentences(2, 5), None).shape == (2,)
+
+
+def test_word_dropout_only_in_training():
+    m = model(word_dropout=1.0)
+    x = tiny_sentences(3, 6)
+    z = torch.zeros(3, 3)
+    eval_nll = m.neg_log_lik(x, z)
+    m.train()
+    train_nll = m.neg_log_lik(x, z)
+    assert not torch.allclose(eval_nll, train_nll)
+
+
+def test_encoder_and_decoder_parameters_partition_the_model():
+    m = model()
+    enc = {id(p) for p in m.encoder_parameters()}
+    dec = {id(p) for p in m.decoder_parameters()}
+    assert enc and dec and not enc & dec and enc | dec == {id(p) for p in m.parameters()}
+
+
+def test_deterministic_under_a_seed():
+    a, b = model(dropout=0.3).train(), model(dropout=0.3).train()
+    x = tiny_sentences(3, 6)
+    torch.manual_seed(7)
+    na = a.neg_log_lik(x, torch.randn(3, 3))
+    torch.manual_seed(7)
+    nb = b.neg_log_lik(x, torch.randn(3, 3))
+    assert torch.equal(na, nb)
