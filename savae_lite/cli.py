@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=["valid", "test"], default="test", help="which split (default test)")
     e.add_argument("--svi-steps", type=int, default=None, help="SVI refinement steps (default: the run's)")
     e.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (default 0: skip)")
-    e.add_argument("--max-examples", type=int, default=None, help="evaluate on the first N examples only")
+    e.add_argument("--max-examples", type=int, default=None, help="evaluate on N examples spread evenly over the split")
     e.add_argument("--data-dir", default=None, help="data folder (default $SAVAE_LITE_DATA or the cache)")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     e.add_argument("--out", default=None, help="also write the metrics to this JSON file")
@@ -141,7 +141,7 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from savae_lite import checkpoint
     from savae_lite.build import build_data, build_model
-    from savae_lite.evaluate import evaluate
+    from savae_lite.evaluate import evaluate, spread_subset
     from savae_lite.utils import pick_device
 
     ck = checkpoint.load(args.checkpoint)
@@ -158,7 +158,7 @@ def _cmd_eval(args) -> int:
     model.to(device)
     batches = splits.valid if args.split == "valid" else splits.test
     if args.max_examples:
-        batches = _first_examples(batches, args.max_examples)
+        batches = spread_subset(batches, args.max_examples)
     tc = cfg.train
     steps = args.svi_steps if args.svi_steps is not None else tc.svi.steps
     refine = dataclasses.replace(tc.svi, steps=steps)
@@ -176,16 +176,6 @@ def _cmd_eval(args) -> int:
 
         write_json({**out, "environment": environment(device), "config": cfg.to_dict()}, args.out)
     return 0
-
-
-def _first_examples(batches, n):
-    kept, count = [], 0
-    for x in batches:
-        if count >= n:
-            break
-        kept.append(x[: n - count])
-        count += kept[-1].shape[0]
-    return kept
 
 
 def _cmd_bench(args) -> int:

@@ -51,7 +51,7 @@ class TrainConfig:
     svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI steps used for training"})
     test_svi_steps: int | None = _f(None, "SVI steps for test-time refinement (default: svi.steps)")
     iw_samples: int = _f(500, "importance samples for the final IW-NLL (0: skip)")
-    iw_max_examples: int | None = _f(None, "compute the IW-NLL on the first N test examples only")
+    iw_max_examples: int | None = _f(None, "compute the IW-NLL on N test examples spread evenly over the split")
     max_steps_per_epoch: int | None = _f(None, "cut each epoch after this many batches (quick runs)")
     checkpoint_every: int = _f(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
     on_nan: str = _f("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")

@@ -14,6 +14,22 @@ from savae_lite import objectives
 from savae_lite.svi import SVIConfig, svi
 
 
+def spread_subset(batches: list[torch.Tensor], n: int | None) -> list[torch.Tensor]:
+    """At most ``n`` examples taken evenly across all batches (batches sorted by length stay representative of
+    the length distribution, unlike the first n). Returns sub-batches; ``n=None`` returns ``batches``."""
+    total = sum(int(x.shape[0]) for x in batches)
+    if n is None or n >= total:
+        return list(batches)
+    wanted = {int(i * total / n) for i in range(n)}
+    out, offset = [], 0
+    for x in batches:
+        rows = [i - offset for i in range(offset, offset + x.shape[0]) if i in wanted]
+        if rows:
+            out.append(x[torch.tensor(rows)])
+        offset += x.shape[0]
+    return out
+
+
 @torch.no_grad()
 def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None = None, init: str = "encoder",
              iw_samples: int = 0, iw_max_rows: int = 1000, device: torch.device | None = None) -> dict:

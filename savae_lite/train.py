@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from savae_lite import checkpoint, results
 from savae_lite.build import Splits, build_data, build_model
 from savae_lite.config import RunConfig
-from savae_lite.evaluate import evaluate
+from savae_lite.evaluate import evaluate, spread_subset
 from savae_lite.modes import MODES, training_step
 from savae_lite.objectives import kl_weight_at, perplexity
 from savae_lite.svi import SVIConfig
@@ -235,15 +235,7 @@ class Trainer:
         if best.exists():
             self.model.load_state_dict(checkpoint.load(best, map_location=self.device)["model"])
         test = self.splits.test
-        iw_batches = test
-        if tc.iw_max_examples:
-            kept, count = [], 0
-            for x in test:
-                if count >= tc.iw_max_examples:
-                    break
-                kept.append(x[: tc.iw_max_examples - count])
-                count += kept[-1].shape[0]
-            iw_batches = kept
+        iw_batches = spread_subset(test, tc.iw_max_examples)
         t0 = time.perf_counter()
         out = {}
         if not self.model.is_latent:
@@ -257,7 +249,8 @@ class Trainer:
                 refine = tc.mode in REFINED_MODES
                 iw = self.evaluate(iw_batches, refine=refine, iw_samples=tc.iw_samples)
                 out["iw"] = {"iw_nll": iw["iw_nll"], "ppl_iw": iw["ppl_iw"], "iw_samples": tc.iw_samples,
-                             "examples": iw["examples"], "proposal": "refined" if refine else "encoder",
+                             "examples": iw["examples"], "selection": "spread evenly over the test set",
+                             "proposal": "refined" if refine else "encoder",
                              "nll_bound_same_examples": iw["nll_bound"]}
         test_time = time.perf_counter() - t0
         epochs = self.history

@@ -17,12 +17,23 @@ per step, one Hessian-vector product of f at lambda_k::
 
 Two back-ends for the Hessian-vector products:
 
-* ``'fd'`` — one-sided finite differences, [grad f(lambda_k + r u) - grad f(lambda_k)] / r, re-using the
-  gradient computed and cached in the forward pass, so each step costs one extra gradient evaluation; r is
-  scaled to the vector's size (per-element perturbation ``fd_eps``). Only lambda_k, its gradients and the
-  generator state are kept per step — no activations live across steps (the theta-gradients of each step are
-  cached, K copies of the decoder's gradient).
-* ``'exact'`` — autograd double-backward through each step's graph (kept alive until the reverse pass).
+* ``'fd'`` — one-sided finite differences, H u ~ [grad f(lambda_k + r u) - grad f(lambda_k)] / r, re-using the
+  gradient of the forward pass, so each step costs one extra gradient evaluation: 2K + 1 gradient evaluations
+  in all, the floor for exact unrolled differentiation. Memory does not grow with K:
+
+  - the lambda-part of grad f(lambda_k) is cached per step (B x Z numbers, plus the generator state);
+  - the theta-part is *not* cached. One step size r is used for every step, so the theta-update sums to
+    ``theta_bar -= (sum_k grad_theta f(lambda_k + r u_k) - sum_k grad_theta f(lambda_k)) / r``: the forward
+    pass adds each grad_theta f(lambda_k) into one buffer (float64, so that the final difference loses no
+    precision) and the reverse pass subtracts the perturbed gradients from it — one extra copy of theta
+    instead of K.
+  - r is set at the first reverse step so that the perturbation ``r u`` has norm ``fd_eps * sqrt(dim lambda)``
+    there; the other steps' perturbations differ from that by the ratio ||u_k|| / ||u_{K-1}|| (reported in
+    :attr:`UnrolledOutput.fd_perturbation`; typically between 0.3 and 3).
+
+  Only one number is copied to the host per call (||u_{K-1}||, to set r): no per-step synchronisation.
+* ``'exact'`` — autograd double-backward through each step's graph (kept alive until the reverse pass, so
+  memory grows with K).
 
 Clipping: the forward pass clips each example's gradient; the reverse pass applies the clip's exact Jacobian
 (:func:`savae_lite.svi.clip_jvp`), so the result is the true derivative of the clipped procedure — the same
@@ -58,6 +69,8 @@ class UnrolledOutput:
     grad_mu0: torch.Tensor  # (B, Z) d f(lambda_K) / d mu_0
     grad_logvar0: torch.Tensor  # (B, Z)
     grad_theta: list[torch.Tensor]  # same order as ``params``
+    # fd only: per step k = 0..K-1, ||r u_k|| / (fd_eps * sqrt(dim lambda)) -- 1 at the last step (device tensor)
+    fd_perturbation: torch.Tensor | None = None
 
 
 def _objective(model, x, mu, logvar, kl_weight):
@@ -68,6 +81,14 @@ def _objective(model, x, mu, logvar, kl_weight):
 def _grads(f, inputs):
     gs = torch.autograd.grad(f, inputs, allow_unused=True)
     return [torch.zeros_like(t) if g is None else g for g, t in zip(gs, inputs)]
+
+
+def _accumulate(acc: list, grads, sign: float = 1.0) -> None:
+    """acc[i] += sign * grads[i] in place (acc in a wider dtype); None gradients (unused parameters) are skipped."""
+    pairs = [(a, g) for a, g in zip(acc, grads) if g is not None]
+    if pairs:
+        a, g = zip(*pairs)
+        torch._foreach_add_(list(a), list(g), alpha=sign)
 
 
 def default_fd_eps(dtype: torch.dtype) -> float:
@@ -82,6 +103,7 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
 
     ``params`` defaults to the model's decoder parameters that require grad. Nothing is written to ``.grad``:
     the caller decides how to scale and where to send the gradients (see :mod:`savae_lite.modes`).
+    Raises ``FloatingPointError`` when the SVI iterates become NaN or infinite (one check, after the K steps).
     """
     if hvp not in HVP_BACKENDS:
         raise ValueError(f"hvp: unknown back-end {hvp!r}; choose one of {HVP_BACKENDS}")
@@ -95,21 +117,27 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
     # cuDNN's RNN has no double backward; the exact back-end falls back to the native kernels.
     no_cudnn = torch.backends.cudnn.flags(enabled=False) if exact and device.type == "cuda" else contextlib.nullcontext()
     cache = []
+    # fd: sum_k grad_theta f(lambda_k) - sum_k grad_theta f(lambda_k + r u_k), in one wide buffer (see above)
+    acc_dtype = torch.float32 if device.type == "mps" else torch.float64
+    theta_acc = [torch.zeros_like(p, dtype=acc_dtype) for p in params] if not exact and cfg.steps > 0 else []
     with torch.enable_grad(), no_cudnn:
         # ---- forward: K momentum steps, caching what the reverse pass needs -------------------------
         for _ in range(cfg.steps):
-            state = rng.capture(device)
             mu_k = mu.detach().requires_grad_(True)
             lv_k = lv.detach().requires_grad_(True)
-            f, _ = _objective(model, x, mu_k, lv_k, kl_weight)
             if exact:
+                f, _ = _objective(model, x, mu_k, lv_k, kl_weight)
                 g_mu, g_lv = torch.autograd.grad(f, [mu_k, lv_k], create_graph=True)
                 c_mu, c_lv = clip_per_example(g_mu, clip), clip_per_example(g_lv, clip)
                 cache.append((mu_k, lv_k, c_mu, c_lv))
                 c_mu, c_lv = c_mu.detach(), c_lv.detach()
             else:
-                g_mu, g_lv, *g_theta = _grads(f, [mu_k, lv_k, *params])
-                cache.append((mu_k.detach(), lv_k.detach(), g_mu, g_lv, g_theta, state))
+                state = rng.capture(device)
+                f, _ = _objective(model, x, mu_k, lv_k, kl_weight)
+                g_mu, g_lv, *g_theta = torch.autograd.grad(f, [mu_k, lv_k, *params], allow_unused=True)
+                _accumulate(theta_acc, g_theta)
+                del g_theta
+                cache.append((mu_k.detach(), lv_k.detach(), g_mu, g_lv, state))
                 c_mu, c_lv = clip_per_example(g_mu, clip), clip_per_example(g_lv, clip)
             with torch.no_grad():
                 v_mu = beta * v_mu - c_mu
@@ -117,6 +145,8 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
                 mu = mu + lr_mu * v_mu
                 lv = lv + lr_lv * v_lv
         # ---- the loss at lambda_K and its direct gradients ----------------------------------------
+        if cfg.steps > 0 and not bool(torch.isfinite(mu).all() & torch.isfinite(lv).all()):
+            raise FloatingPointError(f"non-finite SVI iterate: lambda_K has NaN/inf after {cfg.steps} SVI steps")
         mu_K = mu.detach().requires_grad_(True)
         lv_K = lv.detach().requires_grad_(True)
         f_K, terms = _objective(model, x, mu_K, lv_K, kl_weight)
@@ -124,7 +154,9 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
         # ---- reverse pass -----------------------------------------------------------------------------
         vb_mu, vb_lv = torch.zeros_like(mu), torch.zeros_like(lv)
         eps = fd_eps if fd_eps is not None else default_fd_eps(mu.dtype)
-        n_lambda = mu.numel() + lv.numel()
+        target = eps * math.sqrt(mu.numel() + lv.numel())  # norm of the perturbation r u at the first step
+        r = None
+        sizes = []
         for k in reversed(range(cfg.steps)):
             vb_mu = vb_mu + lr_mu * lam_mu
             vb_lv = vb_lv + lr_lv * lam_lv
@@ -132,32 +164,37 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
                 mu_k, lv_k, c_mu, c_lv = cache[k]
                 h_mu, h_lv, *h_theta = torch.autograd.grad(
                     [c_mu, c_lv], [mu_k, lv_k, *params], grad_outputs=[vb_mu, vb_lv], allow_unused=True)
-                h_theta = [torch.zeros_like(p) if h is None else h for h, p in zip(h_theta, params)]
+                h_mu = torch.zeros_like(mu_k) if h_mu is None else h_mu
+                h_lv = torch.zeros_like(lv_k) if h_lv is None else h_lv
+                _accumulate(theta_bar, h_theta, -1.0)
             else:
-                mu_k, lv_k, g_mu, g_lv, g_theta, state = cache[k]
+                mu_k, lv_k, g_mu, g_lv, state = cache[k]
                 u_mu, u_lv = clip_jvp(g_mu, vb_mu, clip), clip_jvp(g_lv, vb_lv, clip)
-                norm = math.sqrt(float(u_mu.pow(2).sum() + u_lv.pow(2).sum()))
-                if norm == 0.0:
-                    cache[k] = None
-                    vb_mu, vb_lv = beta * vb_mu, beta * vb_lv
-                    continue
-                r = eps * math.sqrt(n_lambda) / norm
+                u_norm = torch.sqrt(u_mu.pow(2).sum() + u_lv.pow(2).sum())
+                if r is None:  # the one host synchronisation; u = 0 (e.g. lr = 0) gives H u = 0 for any r
+                    norm = float(u_norm)
+                    r = target / norm if norm > 0 and math.isfinite(norm) else 1.0
+                sizes.append(u_norm * (r / target))
                 with rng.replay(state):
                     mu_p = (mu_k + r * u_mu).requires_grad_(True)
                     lv_p = (lv_k + r * u_lv).requires_grad_(True)
                     f_p, _ = _objective(model, x, mu_p, lv_p, kl_weight)
-                    gp_mu, gp_lv, *gp_theta = _grads(f_p, [mu_p, lv_p, *params])
+                    gp_mu, gp_lv, *gp_theta = torch.autograd.grad(f_p, [mu_p, lv_p, *params], allow_unused=True)
                 h_mu, h_lv = (gp_mu - g_mu) / r, (gp_lv - g_lv) / r
-                torch._foreach_sub_(gp_theta, g_theta)
-                torch._foreach_div_(gp_theta, r)
-                h_theta = gp_theta
+                _accumulate(theta_acc, gp_theta, -1.0)
+                del gp_theta
             cache[k] = None  # free this step's graph / gradients
             lam_mu = lam_mu - h_mu
             lam_lv = lam_lv - h_lv
-            torch._foreach_sub_(theta_bar, h_theta)
             vb_mu, vb_lv = beta * vb_mu, beta * vb_lv
+        if theta_acc:
+            torch._foreach_div_(theta_acc, r)
+            torch._foreach_add_(theta_bar, theta_acc)  # in place, cast back to the parameters' dtype
+            del theta_acc
+    fd_size = torch.stack(sizes[::-1]) if sizes else None
     return UnrolledOutput(loss=f_K.detach(), nll=terms.nll.detach(), kl=terms.kl.detach(), mu=mu_K.detach(),
-                          logvar=lv_K.detach(), grad_mu0=lam_mu, grad_logvar0=lam_lv, grad_theta=theta_bar)
+                          logvar=lv_K.detach(), grad_mu0=lam_mu, grad_logvar0=lam_lv, grad_theta=theta_bar,
+                          fd_perturbation=fd_size)
 
 
 def unrolled_loss_autograd(model, x, mu0, logvar0, cfg: SVIConfig, kl_weight: float = 1.0) -> torch.Tensor:

@@ -97,3 +97,13 @@ def test_perplexity_and_kl_annealing():
     assert objectives.kl_weight_at(50, 0.1, 100) == pytest.approx(0.55)
     assert objectives.kl_weight_at(500, 0.1, 100) == 1.0
     assert objectives.kl_weight_at(0, 0.1, 0) == 1.0
+
+
+def test_spread_subset_takes_examples_across_batches():
+    from savae_lite.evaluate import spread_subset
+
+    batches = [torch.full((4, 2), i) for i in range(5)]  # 20 examples, batch i holds value i
+    sub = spread_subset(batches, 5)
+    assert sum(x.shape[0] for x in sub) == 5
+    assert sorted({int(x[0, 0]) for x in sub}) == [0, 1, 2, 3, 4]
+    assert spread_subset(batches, None) == batches
