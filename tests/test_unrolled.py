@@ -102,3 +102,15 @@ def test_unknown_backend_is_rejected():
     mu, lv = model.encode(x)
     with pytest.raises(ValueError, match="hvp"):
         unrolled_svi(model, x, mu, lv, SVIConfig(steps=1), hvp="magic")
+
+
+@pytest.mark.parametrize("hvp,tol", [("exact", 1e-4), ("fd", 1e-2)])
+def test_image_vae_matches_autograd(hvp, tol):
+    image = pytest.importorskip("savae_lite.models.image")
+    torch.manual_seed(0)
+    cfg = image.ImageModelConfig.tiny()
+    cfg.image_size = 8
+    model = image.ImageVAE(cfg).double().eval()  # eval: BatchNorm of the encoder uses running statistics
+    x = (torch.rand(3, 1, 8, 8) > 0.5).double()
+    err_lambda, err_theta = compare(model, x, SVIConfig(steps=4, lr_mu=0.05, lr_logvar=0.05, clip=3.0), hvp)
+    assert err_lambda < tol and err_theta < tol, (err_lambda, err_theta)
