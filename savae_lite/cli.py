@@ -35,14 +35,13 @@ def _add_dataclass_flags(group, cls, prefix: str = "", rename: dict | None = Non
             continue
         flag = (rename or {}).get(f.name, prefix + f.name.replace("_", "-"))
         help_ = (helps or {}).get(f.name) or f.metadata.get("help", "")
-        default = f.default if f.default is not dataclasses.MISSING else None
         dest = f"{cls.__name__}.{f.name}"
         if f.type in ("bool", bool):
             group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS, help=f"{help_} (default {default})")
+                               default=argparse.SUPPRESS, help=help_)
         else:
             group.add_argument(f"--{flag}", dest=dest, type=_parse_type(str(f.type)), default=argparse.SUPPRESS,
-                               metavar=f.name.upper(), help=f"{help_} (default {default})")
+                               metavar=f.name.upper(), help=help_)
 
 
 def _model_override(text: str):
@@ -61,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (writes OUT_DIR/results.json, last.pt, best.pt)",
-                       description="Train a model. Start from a --preset; every other flag overrides one field. "
-                                   "A run resumes from OUT_DIR/last.pt when it exists.")
+                       description="Train a model. Start from a --preset (its values are the defaults; see "
+                                   "savae_lite/config.py); every other flag overrides one field. A run resumes "
+                                   "from OUT_DIR/last.pt when it exists.")
     t.add_argument("--preset", default="ptb-small", choices=sorted(PRESETS),
                    help="starting configuration (default ptb-small: SA-VAE on the embedded PTB, CPU-sized)")
     t.add_argument("--quick", action="store_true", help="a tiny run (seconds): the preset's -quick variant")
