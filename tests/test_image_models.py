@@ -14,15 +14,6 @@ CFG = ImageModelConfig.tiny()
 S = CFG.image_size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: threads only add overhead (and stall badly on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def binary_images(b, size=S, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.bernoulli(torch.full((b, 1, size, size), 0.3), generator=g)

@@ -12,15 +12,6 @@ from savae_lite.models.pixelcnn import GatedPixelCNN, MaskedConv2d, bernoulli_nl
 SIZE = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: threads only add overhead (and stall badly on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def raster_jacobian(fn, x):
     """d fn(x)_i / d x_j for a (1, C, H, W) -> (1, 1, H, W) map, as an (H*W, C, H*W) tensor in raster order."""
     J = jacobian(lambda inp: fn(inp).flatten(), x, vectorize=True)  # (H*W, 1, C, H, W)
