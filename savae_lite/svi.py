@@ -78,7 +78,7 @@ def svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, cfg: S
             f = elbo_terms(model, x, mu, logvar).loss(kl_weight).sum()
             g_mu, g_lv = torch.autograd.grad(f, [mu, logvar])
             if trace is not None:
-                trace.loss.append(float(f) / x.shape[0])
+                trace.loss.append(float(f.detach()) / x.shape[0])
             with torch.no_grad():
                 v_mu = cfg.momentum * v_mu - clip_per_example(g_mu, cfg.clip)
                 v_lv = cfg.momentum * v_lv - clip_per_example(g_lv, cfg.clip)

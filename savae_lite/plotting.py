@@ -1,0 +1,109 @@
+"""One plotting style for the whole book and a few small helpers.
+
+Chapter: every chapter calls :func:`use_book_style` in its first cells. Matplotlib and seaborn are optional
+dependencies (the ``book`` extra); the rest of the package never imports this module.
+
+Conventions: one colour per *method* across chapters (:data:`METHOD_COLORS`), log-likelihoods and gaps in
+nats on labelled axes, no figure titles when the caption or the text already says what is shown.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.patches import Ellipse
+
+PALETTE = sns.color_palette("colorblind")
+
+#: The colour of each method / quantity, shared by all chapters.
+METHOD_COLORS = {
+    "posterior": "0.15",
+    "best diagonal q": PALETTE[2],
+    "encoder": PALETTE[0],
+    "vae": PALETTE[0],
+    "svi": PALETTE[1],
+    "vae+svi": PALETTE[4],
+    "vae+svi+kl": PALETTE[5],
+    "savae": PALETTE[3],
+    "autoreg": PALETTE[7],
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib / seaborn style (white grid, colour-blind palette, compact figures).
+
+    Inside a Jupyter kernel it also selects the inline backend, so figures appear in the executed notebook
+    even when the environment names a non-interactive backend (CI exports ``MPLBACKEND=Agg``, which would
+    otherwise silently drop every figure from the built book).
+    """
+    _show_figures_inline()
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.95)
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 3.8),
+        "figure.dpi": 110,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": "medium",
+        "axes.titleweight": "bold",
+        "legend.frameon": False,
+        "lines.linewidth": 1.8,
+    })
+
+
+def _show_figures_inline() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: keep whatever backend is configured
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+
+
+def color_of(name: str) -> tuple | str:
+    """The book colour of a method or quantity (falls back to the palette for unknown names)."""
+    if name in METHOD_COLORS:
+        return METHOD_COLORS[name]
+    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]  # stable across processes
+
+
+def gaussian_ellipse(ax, mean, cov, n_std: float = 1.0, **kwargs) -> Ellipse:
+    """Draw the ``n_std``-standard-deviation contour of N(mean, cov) in 2-D on ``ax``.
+
+    ``mean`` (2,), ``cov`` (2, 2) (array-like or tensors); kwargs go to :class:`~matplotlib.patches.Ellipse`
+    (e.g. ``edgecolor``, ``label``, ``linestyle``). Returns the patch.
+    """
+    mean = np.asarray(_numpy(mean), dtype=float).reshape(2)
+    cov = np.asarray(_numpy(cov), dtype=float).reshape(2, 2)
+    vals, vecs = np.linalg.eigh(cov)
+    vals = np.clip(vals, 0.0, None)
+    angle = math.degrees(math.atan2(vecs[1, 1], vecs[0, 1]))  # direction of the largest eigenvector
+    kwargs.setdefault("facecolor", "none")
+    kwargs.setdefault("linewidth", 1.8)
+    patch = Ellipse(mean, width=2 * n_std * math.sqrt(vals[1]), height=2 * n_std * math.sqrt(vals[0]),
+                    angle=angle, **kwargs)
+    ax.add_patch(patch)
+    return patch
+
+
+def nats_axis(ax, which: str = "y", what: str = "ELBO") -> None:
+    """Label an axis '<what> (nats)'."""
+    (ax.set_ylabel if which == "y" else ax.set_xlabel)(f"{what} (nats)")
+
+
+def finish(fig=None) -> None:
+    """Tight layout and show (one call at the end of every plotting cell)."""
+    (fig or plt.gcf()).tight_layout()
+    plt.show()
+
+
+def _numpy(a):
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return a

@@ -1,0 +1,246 @@
+#!/usr/bin/env python
+"""Check the built book in a real browser: every chapter loads, math is typeset, every image resolves.
+
+Serves ``book/_build/html`` on 127.0.0.1 (http.server in a thread), opens each page of ``book/_toc.yml`` in
+headless Chromium (Debian package ``chromium``) and checks that
+
+* the page answers HTTP 200;
+* after the page's scripts ran, no raw TeX delimiters (``\\(``, ``\\[``, ``$$``) are left in the visible text
+  (code blocks excluded) and, where the page has math, MathJax produced ``mjx-container`` elements;
+* every ``<img>`` resolves (HTTP 200, non-empty, an image) — ``data:`` URIs must decode to something — and
+  every page built from a notebook shows at least one figure;
+
+and writes one screenshot per page into ``--out``. Exits 1 if any check fails.
+
+Usage:  python scripts/render_check.py [book/_build/html] --out render-check/  [--toc book/_toc.yml]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_TEX = [r"\(", r"\[", "$$"]
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"<svg", b"<?xml", b"RIFF")
+
+
+# ---- pages ---------------------------------------------------------------------------------------------
+def toc_pages(toc: Path) -> list[str]:
+    """The documents named in a jupyter-book ``_toc.yml`` (root first), without suffixes."""
+    text = toc.read_text()
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+        pages = [data["root"]]
+
+        def walk(node):
+            if isinstance(node, dict):
+                if "file" in node:
+                    pages.append(node["file"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk({k: v for k, v in data.items() if k != "root"})
+    except ImportError:  # a minimal fallback for environments without PyYAML
+        pages = re.findall(r"^\s*root:\s*(\S+)", text, re.M) + re.findall(r"file:\s*(\S+)", text)
+    return [re.sub(r"\.(md|ipynb|rst)$", "", p) for p in pages]
+
+
+class PageParser(HTMLParser):
+    """Collects visible text (outside script/style/pre/code), <img> sources and math / MathJax markers."""
+
+    SKIP = {"script", "style", "pre", "code", "textarea", "noscript", "mjx-assistive-mml"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.images: list[str] = []
+        self.math_elements = 0
+        self.mjx = 0
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag == "img" and a.get("src"):
+            self.images.append(a["src"])
+        if tag == "mjx-container":
+            self.mjx += 1
+        if tag in ("span", "div") and "math" in (a.get("class") or "").split():
+            self.math_elements += 1
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def parse(html: str) -> PageParser:
+    p = PageParser()
+    p.feed(html)
+    return p
+
+
+# ---- server and browser --------------------------------------------------------------------------------
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the report readable
+        pass
+
+
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def chromium_cmd(binary: str, profile: str, budget_ms: int, window: str) -> list[str]:
+    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--no-first-run",
+            "--hide-scrollbars", f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+            f"--window-size={window}"]
+
+
+def run_chromium(cmd: list[str], timeout: int) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"chromium exited with {proc.returncode}: {proc.stderr[-800:]}")
+    return proc.stdout
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, b""
+
+
+def check_image(page_url: str, src: str) -> str | None:
+    """None if the image resolves to non-empty image data, else a reason."""
+    if src.startswith("data:"):
+        try:
+            payload = base64.b64decode(src.split(",", 1)[1]) if ";base64," in src else src.split(",", 1)[1].encode()
+        except (IndexError, ValueError):
+            return "undecodable data: URI"
+        return None if payload else "empty data: URI"
+    url = urljoin(page_url, src)
+    if not url.startswith(page_url.split("/", 3)[0] + "//" + page_url.split("/", 3)[2]):
+        return f"external image {url} (the book must not depend on the network)"
+    status, body = fetch(url)
+    if status != 200:
+        return f"HTTP {status} for {src}"
+    if not body:
+        return f"empty file {src}"
+    if not body.lstrip()[:8].startswith(IMAGE_MAGIC):
+        return f"{src} is not a PNG/JPEG/GIF/SVG/WebP image"
+    return None
+
+
+# ---- main ----------------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("html_dir", nargs="?", type=Path, default=None, help="built HTML folder (same as --html)")
+    ap.add_argument("--html", type=Path, default=ROOT / "book" / "_build" / "html", help="built HTML folder")
+    ap.add_argument("--toc", type=Path, default=ROOT / "book" / "_toc.yml", help="the book's _toc.yml")
+    ap.add_argument("--out", type=Path, required=True, help="folder for one screenshot per page")
+    ap.add_argument("--chromium", default=None, help="browser binary (default: chromium or chromium-browser)")
+    ap.add_argument("--budget-ms", type=int, default=15000, help="virtual time each page gets to render")
+    ap.add_argument("--window", default="1280,2000", help="screenshot size W,H")
+    ap.add_argument("--allow-cdn-mathjax", action="store_true",
+                    help="do not require the vendored MathJax (book/_extra/mathjax) in the built HTML")
+    ap.add_argument("--allow-no-images", action="store_true",
+                    help="do not require at least one figure on every page built from a notebook")
+    args = ap.parse_args(argv)
+    if args.html_dir is not None:
+        args.html = args.html_dir
+
+    binary = args.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not binary:
+        print("render_check: chromium not found (apt-get install -y chromium)", file=sys.stderr)
+        return 2
+    if not (args.html / "index.html").exists():
+        print(f"render_check: {args.html}/index.html not found; build the book first", file=sys.stderr)
+        return 2
+    failures: list[str] = []
+    if not args.allow_cdn_mathjax and not (args.html / "mathjax" / "tex-chtml.js").exists():
+        failures.append("mathjax/tex-chtml.js is not in the built HTML: run scripts/vendor_mathjax.sh before "
+                        "building (offline, the CDN fallback cannot typeset)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    server, base = serve(args.html)
+    rows = []
+    try:
+        for page in toc_pages(args.toc):
+            url = urljoin(base, f"{page}.html")
+            problems = []
+            status, body = fetch(url)
+            if status != 200:
+                failures.append(f"{page}: HTTP {status}")
+                rows.append((page, status, 0, 0, 0, "FAIL"))
+                continue
+            static = parse(body.decode("utf-8", "replace"))
+            with tempfile.TemporaryDirectory() as profile:
+                cmd = chromium_cmd(binary, profile, args.budget_ms, args.window)
+                dom = parse(run_chromium(cmd + ["--dump-dom", url], timeout=120))
+            with tempfile.TemporaryDirectory() as profile:
+                shot = (args.out / f"{page.replace('/', '__')}.png").resolve()
+                cmd = chromium_cmd(binary, profile, args.budget_ms, args.window)
+                run_chromium(cmd + [f"--screenshot={shot}", url], timeout=120)
+                if not shot.exists() or shot.stat().st_size == 0:
+                    problems.append("no screenshot written")
+            text = "".join(dom.text)
+            for delim in RAW_TEX:
+                n = text.count(delim)
+                if n:
+                    i = text.find(delim)
+                    problems.append(f"{n} raw {delim!r} in the page text, e.g. …{text[max(0, i - 40):i + 40]!r}…")
+            if static.math_elements and not dom.mjx:
+                problems.append(f"{static.math_elements} math elements but MathJax typeset none")
+            images = sorted(set(static.images) | set(dom.images))
+            from_notebook = (args.toc.parent / f"{page}.ipynb").exists()
+            if from_notebook and not images and not args.allow_no_images:
+                problems.append("a chapter built from a notebook shows no figure (was MPLBACKEND set to a "
+                                "non-inline backend while executing?)")
+            for src in images:
+                reason = check_image(url, src)
+                if reason:
+                    problems.append(f"image: {reason}")
+            failures.extend(f"{page}: {p}" for p in problems)
+            rows.append((page, status, static.math_elements, dom.mjx, len(images), "ok" if not problems else "FAIL"))
+    finally:
+        server.shutdown()
+
+    print(f"{'page':32s} {'HTTP':>4s} {'math':>5s} {'mjx':>5s} {'img':>4s}  result")
+    for page, status, math, mjx, imgs, result in rows:
+        print(f"{page:32s} {status:>4} {math:>5} {mjx:>5} {imgs:>4}  {result}")
+    print(f"screenshots: {args.out}")
+    if failures:
+        print("\nFAILURES:", *failures, sep="\n  ", file=sys.stderr)
+        return 1
+    print("render check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
