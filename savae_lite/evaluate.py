@@ -39,13 +39,13 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
     ``init``: lambda_0 = the encoder's output (``'encoder'``) or zeros (``'zeros'``, for models trained by SVI).
     ``iw_samples``: > 0 adds the importance-weighted NLL with that many samples (q(lambda) as proposal).
     Returned keys: ``nll_bound`` (-ELBO, nats/example), ``recon``, ``kl``, ``iw_nll``, ``ppl_bound``,
-    ``ppl_iw``, ``mi``, ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
+    ``ppl_iw``, ``mi`` (over the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
     """
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
-    tot = {"recon": 0.0, "kl": 0.0, "iw": 0.0, "mi": 0.0, "n": 0, "tokens": 0.0}
-    means = []
+    tot = {"recon": 0.0, "kl": 0.0, "iw": 0.0, "n": 0, "tokens": 0.0}
+    means, logvars = [], []
     for x in batches:
         x = x.to(device)
         n = x.shape[0]
@@ -64,8 +64,8 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         terms = objectives.elbo_terms(model, x, mu, logvar)
         tot["recon"] += float(terms.nll.sum())
         tot["kl"] += float(terms.kl.sum())
-        tot["mi"] += objectives.mutual_information(mu, logvar) * n
         means.append(mu.cpu())
+        logvars.append(logvar.cpu())
         if iw_samples > 0:
             tot["iw"] += float(objectives.iw_nll(model, x, mu, logvar, iw_samples, iw_max_rows).sum())
     model.train(was_training)
@@ -78,7 +78,7 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         "recon": tot["recon"] / n,
         "kl": tot["kl"] / n,
         "ppl_bound": objectives.perplexity(tot["recon"] + tot["kl"], tokens),
-        "mi": tot["mi"] / n,
+        "mi": objectives.mutual_information(torch.cat(means), torch.cat(logvars)) if means else 0.0,
         "au": objectives.active_units(torch.cat(means))[0] if means else 0,
         "examples": tot["n"],
         "tokens": tokens,
