@@ -27,6 +27,30 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    try:  # make the rename itself durable (a power cut right after it keeps the new file)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete ``<name>.*.tmp`` files that :func:`atomic_save` left next to ``path`` when its process was killed
+    mid-write (never a complete checkpoint: ``path`` itself is only ever replaced by a finished file)."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(path.name + ".*.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -37,8 +61,10 @@ def load(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, ...
-        raise ValueError(f"checkpoint {path} could not be loaded safely ({type(err).__name__}: {err}); "
-                         "it is corrupted, truncated or not a savae-lite checkpoint") from err
+        detail = " ".join(str(err).split())
+        detail = detail if len(detail) <= 300 else detail[:300] + " ..."
+        raise ValueError(f"checkpoint {path} could not be loaded safely: it is corrupted, truncated or not a "
+                         f"savae-lite checkpoint ({type(err).__name__}: {detail})") from err
 
 
 def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.out_dir", "train.progress",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -81,7 +82,23 @@ class Trainer:
         v = self.splits.vocab
         return v.to_dict() if v is not None else None
 
+    def _parameters_finite(self, what: str) -> bool:
+        """A checkpoint of NaN/inf parameters is never written: with ``on_nan='stop'`` this raises
+        FloatingPointError, with ``'skip'`` it warns and returns False (the previous checkpoint stays)."""
+        params = [p.detach() for p in self.model.parameters()]
+        if not params or bool(torch.stack(torch._foreach_norm(params)).isfinite().all()):
+            return True
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        msg = (f"non-finite parameters ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) at step "
+               f"{self.state['global_step']} in mode {self.cfg.train.mode!r}; {what} not written")
+        if self.cfg.train.on_nan == "stop":
+            raise FloatingPointError(f"{msg}, training stopped; the last good checkpoint is {self.out / 'last.pt'}")
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return False
+
     def save_last(self) -> None:
+        if not self._parameters_finite("checkpoint last.pt"):
+            return
         ck = {"model": self.model.state_dict(), "optim": self.optim.state_dict(), "state": self.state,
               "history": self.history, "config": self.cfg.to_dict(), "rng": torch.get_rng_state(),
               "vocab": self._vocab_dict()}
@@ -90,6 +107,8 @@ class Trainer:
         checkpoint.atomic_save(ck, self.out / "last.pt")
 
     def save_best(self) -> None:
+        if not self._parameters_finite("checkpoint best.pt"):
+            return
         checkpoint.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(),
                                 "vocab": self._vocab_dict(), "epoch": self.state["epoch"]}, self.out / "best.pt")
 
@@ -98,12 +117,21 @@ class Trainer:
         if not path.exists():
             return False
         ck = checkpoint.load(path)
+        missing = [k for k in ("model", "optim", "state", "history", "config", "rng") if k not in ck]
+        if missing:
+            raise ValueError(f"checkpoint {path} is not a resumable checkpoint (no {', '.join(missing)}); "
+                             "best.pt files can be evaluated but not resumed")
         diffs = checkpoint.config_mismatch(ck["config"], self.cfg.to_dict())
         if diffs:
             raise ValueError(f"checkpoint {path} was written by a different config; differences: "
                              + "; ".join(diffs) + ". Use another --out-dir or the same settings.")
-        self.model.load_state_dict(ck["model"])
-        self.optim.load_state_dict(ck["optim"])
+        try:
+            self.model.load_state_dict(ck["model"])
+            self.optim.load_state_dict(ck["optim"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            detail = " ".join(str(err).split())
+            raise ValueError(f"checkpoint {path}: its weights do not fit the model of this config "
+                             f"({type(err).__name__}: {detail[:400]})") from None
         self.state, self.history = ck["state"], ck["history"]
         torch.set_rng_state(ck["rng"])
         if "cuda_rng" in ck and self.device.type == "cuda":
@@ -130,6 +158,8 @@ class Trainer:
     def fit(self, resume: bool = True) -> dict:
         """Train until ``epochs`` or ``lr < min_lr``; then test the best model. Returns the results record."""
         tc = self.cfg.train
+        for name in ("last.pt", "best.pt", "results.json"):  # temporaries of a run killed while writing
+            checkpoint.remove_stale_temporaries(self.out / name)
         resumed = self.try_resume() if resume else False
         if not resumed:
             set_seed(tc.seed + 1)  # the training stream starts from a known state
@@ -172,17 +202,20 @@ class Trainer:
             x = batches[i].to(self.device, non_blocking=True)
             kl_w = kl_weight_at(st["global_step"], tc.kl_start, warmup)
             self.optim.zero_grad(set_to_none=True)
-            stats = training_step(self.model, x, tc.mode, tc.svi, kl_w, tc.hvp)
-            gnorm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
-            try:
+            try:  # NaN/inf in the loss, in the SVI iterates (raised inside the step) or in the gradients
+                stats = training_step(self.model, x, tc.mode, tc.svi, kl_w, tc.hvp)
                 stats.check_finite(tc.mode, st["global_step"])
+                gnorm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
                 if not torch.isfinite(gnorm):
                     raise FloatingPointError(f"non-finite gradient norm ({float(gnorm)}) at step "
                                              f"{st['global_step']} in mode {tc.mode!r}")
             except FloatingPointError as err:
+                where = f"at step {st['global_step']} in mode {tc.mode!r}"
+                msg = str(err) if where in str(err) else f"{err} {where}"
                 if tc.on_nan == "stop":
-                    raise FloatingPointError(f"{err}; training stopped, the last good checkpoint is "
-                                             f"{self.out / 'last.pt'}") from None
+                    last = self.out / "last.pt"
+                    raise FloatingPointError(f"{msg}; training stopped, the last good checkpoint is {last}"
+                                             + ("" if last.exists() else " (none written yet)")) from None
                 st["skipped"] += 1
                 self.optim.zero_grad(set_to_none=True)
             else:

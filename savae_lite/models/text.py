@@ -45,6 +45,40 @@ class TextModelConfig:
         return cls(vocab_size=vocab_size, emb_dim=8, enc_hidden=12, dec_hidden=12, latent_dim=3, dropout=0.0)
 
 
+def check_tokens(x: torch.Tensor, cfg: TextModelConfig, values: bool = True) -> None:
+    """Reject what the LSTMs would mis-read or fail on obscurely, with a message that says what is wrong.
+
+    Shape and dtype are always checked: x must be an integer tensor (B, T) with B >= 1 and T >= 2 (``<s>`` and
+    ``</s>`` at least). With ``values`` the ids are checked too: all in [0, vocab_size), and every row with at
+    least two non-padding tokens (an empty sentence has no ``</s>`` to predict and no last hidden state). The
+    value check reads two numbers back from the device; the models do it on every call on the CPU and in
+    ``encode`` only on accelerators (where the SVI loop would otherwise wait for it at every step).
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"text model: expected a LongTensor of token ids (B, T), got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise ValueError(f"text model: expected integer token ids (B, T), got dtype {x.dtype}")
+    if x.dim() != 2:
+        raise ValueError(f"text model: expected token ids of shape (B, T), got shape {tuple(x.shape)}")
+    B, T = x.shape
+    if B == 0:
+        raise ValueError("text model: the batch is empty (B = 0)")
+    if T < 2:
+        raise ValueError(f"text model: sentences need at least <s> and </s> (T >= 2), got T = {T}")
+    if not values:
+        return
+    lo, hi = (int(v) for v in torch.aminmax(x))
+    if lo < 0 or hi >= cfg.vocab_size:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"text model: token id {bad} is outside the vocabulary [0, {cfg.vocab_size}) "
+                         "(an unknown word must be mapped to <unk> by the vocabulary first)")
+    lengths = (x != cfg.pad_idx).sum(1)
+    if int(lengths.min()) < 2:
+        row = int(torch.argmin(lengths))
+        raise ValueError(f"text model: sentence {row} of the batch is empty ({int(lengths[row])} non-padding "
+                         "tokens; each needs at least <s> and </s>)")
+
+
 class TextEncoder(nn.Module):
     """q_phi(z | x): embedding -> LSTM -> hidden state at the last real token -> (mu, logvar), each (B, Z)."""
 
@@ -115,13 +149,16 @@ class TextVAE(LatentVariableModel):
         self.decoder = TextDecoder(cfg, cfg.latent_dim)
 
     def encode(self, x):
+        check_tokens(x, self.cfg)
         return self.encoder(x)
 
     def neg_log_lik(self, x, z):
+        check_tokens(x, self.cfg, values=x.device.type == "cpu")
         return self.decoder.token_nll(x, z).sum(1)
 
     def token_nll(self, x, z):
         """Per-token -log p, (B, T-1); used by saliency."""
+        check_tokens(x, self.cfg, values=x.device.type == "cpu")
         return self.decoder.token_nll(x, z)
 
     def num_targets(self, x):
@@ -138,6 +175,7 @@ class LSTMLanguageModel(LatentVariableModel):
         self.decoder = TextDecoder(cfg, 0)
 
     def neg_log_lik(self, x, z=None):
+        check_tokens(x, self.cfg)
         return self.decoder.token_nll(x, None).sum(1)
 
     def num_targets(self, x):
