@@ -71,6 +71,18 @@ def sample_raster(logits_fn: Callable[[torch.Tensor], torch.Tensor], n: int, siz
     return x
 
 
+def check_images(x: torch.Tensor, size: int) -> None:
+    """Reject a batch that is not float (B, 1, size, size) with a message naming what was expected."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or x.shape[0] == 0:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"images: expected a batch of shape (B, 1, {size}, {size}), got {shape}")
+    if tuple(x.shape[2:]) != (size, size):
+        raise ValueError(f"images: expected {size}x{size} pixels (the model's image_size), got "
+                         f"{x.shape[2]}x{x.shape[3]}")
+    if not x.is_floating_point():
+        raise ValueError(f"images: expected a float tensor with values in [0, 1], got dtype {x.dtype}")
+
+
 class ImageVAE(LatentVariableModel):
     """VAE for binary images: ResNet q(z | x), gated PixelCNN p(x | z).
 
@@ -88,6 +100,7 @@ class ImageVAE(LatentVariableModel):
         self.decoder = GatedPixelCNN(1, config.dec_channels, config.kernel_sizes, cond_channels=config.cond_maps)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_images(x, self.image_size)
         return self.encoder(x)
 
     def cond_maps(self, z: torch.Tensor) -> torch.Tensor:
@@ -102,6 +115,7 @@ class ImageVAE(LatentVariableModel):
     def neg_log_lik(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         if z is None:
             raise ValueError("ImageVAE needs z; use PixelCNNLM for the model without a latent")
+        check_images(x, self.image_size)
         return bernoulli_nll(self.logits(x, z), x)
 
     def num_targets(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,6 +155,7 @@ class PixelCNNLM(LatentVariableModel):
         return self.decoder(x)
 
     def neg_log_lik(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        check_images(x, self.image_size)
         return bernoulli_nll(self.decoder(x), x)
 
     def num_targets(self, x: torch.Tensor) -> torch.Tensor:
