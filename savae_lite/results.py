@@ -46,6 +46,7 @@ def write_json(obj: dict, path: str | os.PathLike) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(obj, fh, indent=1, default=str)
         fh.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results file is meant to be shared
     os.replace(tmp, path)
     return path
 
