@@ -78,7 +78,8 @@ def _decoder_on_svi(model, x, mu0, logvar0, svi_cfg, kl_weight):
     mu, logvar = svi(model, x, mu0, logvar0, svi_cfg, kl_weight)
     t = elbo_terms(model, x, mu, logvar)
     loss = t.loss(kl_weight).sum()
-    (loss / x.shape[0]).backward()
+    if loss.requires_grad:  # False when the decoder is frozen (e.g. training against a fixed oracle)
+        (loss / x.shape[0]).backward()
     return loss, t, mu, logvar
 
 
