@@ -56,7 +56,6 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
-import math
 import os
 import statistics
 import sys

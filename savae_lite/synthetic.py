@@ -320,7 +320,7 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     rows = []
     histories = {}
     for setting in ("oracle", "learned"):
-        shared_vae = None
+        shared_vae, shared_vae_info = None, {}
         for mode in SYNTHETIC_MODES:
             label = f"{'Oracle' if setting == 'oracle' else 'Learned'} Gen / {mode}"
             set_seed(seed + 2)

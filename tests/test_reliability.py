@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from savae_lite import checkpoint
-from savae_lite.build import Splits
 from savae_lite.config import DataConfig, RunConfig, TrainConfig
 from savae_lite.data import DataError, load_text, text_batches
 from savae_lite.data.text import split_lines
@@ -33,29 +32,14 @@ from savae_lite.models.text import LSTMLanguageModel, TextModelConfig, TextVAE
 from savae_lite.modes import training_step
 from savae_lite.svi import SVIConfig
 from savae_lite.train import Trainer
-from tests.conftest import tiny_sentences
+from tests.conftest import tiny_sentences, tiny_text_splits
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 # ================================================================================ helpers
-class TinyVocab:
-    pad_idx = 0
-
-    def __len__(self):
-        return 20
-
-    def to_dict(self):
-        return {"itos": [str(i) for i in range(20)]}
-
-
 def splits(n_batches=5):
-    sents = [tiny_sentences(4, 5 + (i % 3), seed=i) for i in range(n_batches)]
-
-    def train_batches(gen):
-        return [sents[i] for i in torch.randperm(len(sents), generator=gen).tolist()]
-
-    return Splits(train_batches, sents[:2], sents[2:4], "text", TinyVocab(), {"dataset": "tiny-text"})
+    return tiny_text_splits(n_batches, n_lengths=3, n_valid=2, n_test=2)
 
 
 def config(out_dir, mode="savae", **train) -> RunConfig:

@@ -9,27 +9,11 @@ from savae_lite.config import DataConfig, RunConfig, TrainConfig
 from savae_lite.modes import MODES
 from savae_lite.svi import SVIConfig
 from savae_lite.train import Trainer
-from tests.conftest import tiny_sentences
-
-
-class TinyVocab:
-    pad_idx = 0
-
-    def __len__(self):
-        return 20
-
-    def to_dict(self):
-        return {"itos": [str(i) for i in range(20)]}
+from tests.conftest import tiny_text_splits
 
 
 def text_splits(n_batches=3):
-    sents = [tiny_sentences(4, 5 + (i % 2), seed=i) for i in range(n_batches)]
-
-    def train_batches(gen):
-        order = torch.randperm(len(sents), generator=gen).tolist()
-        return [sents[i] for i in order]
-
-    return Splits(train_batches, sents[:1], sents[1:2], "text", TinyVocab(), {"dataset": "tiny-text"})
+    return tiny_text_splits(n_batches)
 
 
 def image_splits(n=3, size=8):
