@@ -141,7 +141,7 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from savae_lite import checkpoint
     from savae_lite.build import build_data, build_model
-    from savae_lite.evaluate import evaluate, spread_subset
+    from savae_lite.evaluate import evaluate, init_for, spread_subset
     from savae_lite.utils import pick_device
 
     ck = checkpoint.load(args.checkpoint)
@@ -162,7 +162,7 @@ def _cmd_eval(args) -> int:
     tc = cfg.train
     steps = args.svi_steps if args.svi_steps is not None else tc.svi.steps
     refine = dataclasses.replace(tc.svi, steps=steps)
-    init = "zeros" if tc.mode == "svi" else "encoder"
+    init = init_for(tc.mode)
     out = {"checkpoint": str(args.checkpoint), "split": args.split}
     if model.is_latent:
         if init == "encoder":

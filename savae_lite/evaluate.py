@@ -30,6 +30,26 @@ def spread_subset(batches: list[torch.Tensor], n: int | None) -> list[torch.Tens
     return out
 
 
+def init_for(mode: str) -> str:
+    """Where a trained model's test-time lambda_0 comes from: zeros for mode ``svi`` (no trained encoder),
+    otherwise the encoder."""
+    return "zeros" if mode == "svi" else "encoder"
+
+
+@torch.no_grad()
+def test_time_q(model, x: torch.Tensor, init: str = "encoder", refine: SVIConfig | None = None):
+    """lambda used at test time: lambda_0 from the encoder (``init='encoder'``) or zeros (``'zeros'``), then
+    ``refine``'s SVI steps when given. x (B, ...) -> (mu, logvar), each (B, Z)."""
+    if init == "encoder":
+        mu, logvar = model.encode(x)
+    else:
+        mu = torch.zeros(x.shape[0], model.latent_dim, device=x.device)
+        logvar = torch.zeros_like(mu)
+    if refine is not None and refine.steps > 0:
+        mu, logvar = svi(model, x, mu, logvar, refine)
+    return mu, logvar
+
+
 @torch.no_grad()
 def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None = None, init: str = "encoder",
              iw_samples: int = 0, iw_max_rows: int = 1000, device: torch.device | None = None) -> dict:
@@ -54,13 +74,7 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         if not model.is_latent:
             tot["recon"] += float(model.neg_log_lik(x, None).sum())
             continue
-        if init == "encoder":
-            mu, logvar = model.encode(x)
-        else:
-            mu = torch.zeros(n, model.latent_dim, device=device)
-            logvar = torch.zeros_like(mu)
-        if refine is not None and refine.steps > 0:
-            mu, logvar = svi(model, x, mu, logvar, refine)
+        mu, logvar = test_time_q(model, x, init, refine)
         terms = objectives.elbo_terms(model, x, mu, logvar)
         tot["recon"] += float(terms.nll.sum())
         tot["kl"] += float(terms.kl.sum())

@@ -36,10 +36,10 @@ from typing import Callable
 
 import torch
 
-from savae_lite import objectives
+from savae_lite import evaluate, objectives
 from savae_lite.models.text import TextModelConfig, TextVAE
 from savae_lite.modes import training_step
-from savae_lite.svi import SVIConfig, svi
+from savae_lite.svi import SVIConfig
 from savae_lite.utils import pick_device, set_seed
 
 BOS = 2  # <s>
@@ -163,15 +163,8 @@ def batches_of(x: torch.Tensor, batch_size: int, generator: torch.Generator | No
 def test_time_q(model, x: torch.Tensor, mode: str, svi_cfg: SVIConfig, refine: bool = True):
     """lambda used at test time by ``mode``: zeros (svi) or the encoder's output, then K SVI steps for the
     refined modes (when ``refine``). Returns (mu, logvar), each (B, Z)."""
-    if mode == "svi":
-        mu = torch.zeros(x.shape[0], model.latent_dim, device=x.device)
-        logvar = torch.zeros_like(mu)
-    else:
-        with torch.no_grad():
-            mu, logvar = model.encode(x)
-    if refine and mode in REFINED and svi_cfg.steps > 0:
-        mu, logvar = svi(model, x, mu, logvar, svi_cfg)
-    return mu, logvar
+    steps = svi_cfg if refine and mode in REFINED else None
+    return evaluate.test_time_q(model, x, evaluate.init_for(mode), steps)
 
 
 @torch.no_grad()

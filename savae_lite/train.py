@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from savae_lite import checkpoint, results
 from savae_lite.build import Splits, build_data, build_model
 from savae_lite.config import RunConfig
-from savae_lite.evaluate import evaluate, spread_subset
+from savae_lite.evaluate import evaluate, init_for, spread_subset
 from savae_lite.modes import MODES, training_step
 from savae_lite.objectives import kl_weight_at, perplexity
 from savae_lite.svi import SVIConfig
@@ -147,8 +147,7 @@ class Trainer:
 
     def evaluate(self, batches, refine: bool, iw_samples: int = 0) -> dict:
         mode = self.cfg.train.mode
-        init = "zeros" if mode == "svi" else "encoder"
-        return evaluate(self.model, batches, refine=self._refine_cfg() if refine else None, init=init,
+        return evaluate(self.model, batches, refine=self._refine_cfg() if refine else None, init=init_for(mode),
                         iw_samples=iw_samples, device=self.device)
 
     def _val_metric(self, m: dict) -> float:
