@@ -143,7 +143,7 @@ def savae_step(model, x, k: int, hvp: str) -> None:
     from savae_lite.modes import training_step
 
     model.zero_grad(set_to_none=True)
-    training_step(model, x, "savae", SVIConfig(steps=k), kl_weight=1.0, hvp=hvp)
+    training_step(model, x, "savae", SVIConfig(steps=k, hvp=hvp), kl_weight=1.0)
 
 
 # ----------------------------------------------------------------------------------------------- memory
@@ -394,9 +394,10 @@ def bench_trainer_vs_bare(mc, batches, bc: BenchConfig, device: torch.device, lo
         bare_opt = torch.optim.SGD(params, lr=0.1)
         kl_w = 0.5
 
+        trainer.loop.kl_warmup_steps = 10 * len(batches)
+
         def package():
-            trainer.state["step_in_epoch"] = 0
-            trainer._train_epoch(0, batches, warmup=10 * len(batches))
+            trainer.loop.run_epoch(batches)
 
         def bare():
             model.train()
@@ -487,7 +488,7 @@ def run(preset: str = "quick", device: str | torch.device = "cpu", threads: int 
     from savae_lite import results
     from savae_lite.models.image import ImageVAE
     from savae_lite.models.text import TextVAE
-    from savae_lite.utils import pick_device
+    from savae_lite.runtime import pick_device
 
     bc = PRESETS[preset]
     dev = pick_device(device)

@@ -14,9 +14,11 @@ from pathlib import Path
 from savae_lite.config import PRESETS, DataConfig, RunConfig, TrainConfig, preset
 from savae_lite.svi import SVIConfig
 
-_SVI_HELP = {"steps": "SVI steps K", "lr_mu": "per-example SVI step size for mu",
-             "lr_logvar": "per-example SVI step size for log sigma^2", "momentum": "SVI momentum",
-             "clip": "per-example clip of the SVI gradient norm (mu and logvar separately)"}
+_SVI_HELP = {"steps": "SVI steps K while training (test-time K: --test-svi-steps)",
+             "lr_mu": "per-example SVI step size for mu", "lr_logvar": "per-example SVI step size for log sigma^2",
+             "momentum": "SVI momentum", "clip": "per-example clip of the SVI gradient norm (mu and logvar separately)",
+             "hvp": "savae: Hessian-vector products by finite differences (fd) or double backward (exact)"}
+_SVI_FLAGS = {"steps": "train-svi-steps", "hvp": "hvp"}
 
 
 def _parse_type(annotation: str):
@@ -73,13 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in OUT_DIR")
     _add_dataclass_flags(t.add_argument_group("data"), DataConfig, rename={"name": "data"})
     _add_dataclass_flags(t.add_argument_group("training"), TrainConfig)
-    _add_dataclass_flags(t.add_argument_group("SVI"), SVIConfig, prefix="svi-", helps=_SVI_HELP)
+    _add_dataclass_flags(t.add_argument_group("SVI"), SVIConfig, prefix="svi-", rename=_SVI_FLAGS, helps=_SVI_HELP)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint (best.pt or last.pt) on a split",
                        description="Evaluate a saved model with and without test-time SVI refinement.")
     e.add_argument("checkpoint", help="path to best.pt / last.pt written by `savae-lite train`")
     e.add_argument("--split", choices=["valid", "test"], default="test", help="which split (default test)")
-    e.add_argument("--svi-steps", type=int, default=None, help="SVI refinement steps (default: the run's)")
+    e.add_argument("--test-svi-steps", type=int, default=None,
+                   help="SVI steps K of test-time refinement (default: the run's test-time K)")
     e.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (default 0: skip)")
     e.add_argument("--max-examples", type=int, default=None, help="evaluate on N examples spread evenly over the split")
     e.add_argument("--data-dir", default=None, help="data folder (default $SAVAE_LITE_DATA or the cache)")
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
     x.add_argument("name", help="experiment name (synthetic)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
-    x.add_argument("--out", default=None, help="results JSON path")
+    x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     return p
@@ -141,13 +144,15 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from savae_lite import checkpoint
     from savae_lite.build import build_data, build_model
-    from savae_lite.evaluate import evaluate, init_for, spread_subset
-    from savae_lite.utils import pick_device
+    from savae_lite.evaluate import spread_subset, test_report
+    from savae_lite.runtime import pick_device
 
     ck = checkpoint.load(args.checkpoint)
     cfg = RunConfig.from_dict(ck["config"])
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
+    if args.test_svi_steps is not None:
+        cfg.train.test_svi_steps = args.test_svi_steps
     device = pick_device(args.device)
     splits = build_data(cfg)
     model = build_model(cfg, len(splits.vocab) if splits.vocab is not None else None)
@@ -159,17 +164,9 @@ def _cmd_eval(args) -> int:
     batches = splits.valid if args.split == "valid" else splits.test
     if args.max_examples:
         batches = spread_subset(batches, args.max_examples)
-    tc = cfg.train
-    steps = args.svi_steps if args.svi_steps is not None else tc.svi.steps
-    refine = dataclasses.replace(tc.svi, steps=steps)
-    init = init_for(tc.mode)
-    out = {"checkpoint": str(args.checkpoint), "split": args.split}
-    if model.is_latent:
-        if init == "encoder":
-            out["no_refine"] = evaluate(model, batches, iw_samples=args.iw_samples, device=device)
-        out["refine"] = evaluate(model, batches, refine=refine, init=init, iw_samples=args.iw_samples, device=device)
-    else:
-        out["exact"] = evaluate(model, batches, device=device)
+    out = {"checkpoint": str(args.checkpoint), "split": args.split,
+           **test_report(model, batches, cfg.train.mode, cfg.test_svi(), iw_samples=args.iw_samples,
+                         device=device)}
     print(json.dumps(out, indent=1))
     if args.out:
         from savae_lite.results import environment, write_json

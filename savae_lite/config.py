@@ -13,7 +13,8 @@ from typing import Any
 from savae_lite.svi import SVIConfig
 
 
-def _f(default, help: str, **kw):
+def option(default, help: str, **kw):
+    """A dataclass field with a ``help`` text (the CLI's ``--help`` shows it)."""
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
@@ -21,44 +22,45 @@ def _f(default, help: str, **kw):
 
 @dataclass
 class DataConfig:
-    name: str = _f("ptb", "data set: ptb (embedded), yahoo, ewt (UD English-EWT), omniglot")
-    data_dir: str | None = _f(None, "data folder (default: $SAVAE_LITE_DATA or ~/.cache/savae-lite)")
-    download: bool = _f(False, "download missing data files from their public sources (checksums verified)")
-    batch_size: int = _f(32, "examples per batch")
-    max_len: int | None = _f(None, "text: drop sentences with more words than this")
-    vocab_size: int | None = _f(None, "text: keep the most frequent words (None: all)")
-    max_sentences: int | None = _f(None, "text: use only the first N sentences of each split")
-    genre: str | None = _f(None, "ewt: keep one genre (e.g. answers)")
-    by_length: bool = _f(True, "text: batch sentences of equal length (no padding), as the original code")
-    omniglot_source: str = _f("npz", "omniglot: npz (mirror), zip (canonical PNGs) or mat (Burda's chardata.mat)")
-    max_images: int | None = _f(None, "omniglot: use only the first N images of each split")
+    name: str = option("ptb", "data set: ptb (embedded), yahoo, ewt (UD English-EWT), omniglot")
+    data_dir: str | None = option(None, "data folder (default: $SAVAE_LITE_DATA or ~/.cache/savae-lite)")
+    download: bool = option(False, "download missing data files from their public sources (checksums verified)")
+    batch_size: int = option(32, "examples per batch")
+    max_len: int | None = option(None, "text: drop sentences with more words than this")
+    vocab_size: int | None = option(None, "text: keep the most frequent words (None: all)")
+    max_sentences: int | None = option(None, "text: use only the first N sentences of each split")
+    genre: str | None = option(None, "ewt: keep one genre (e.g. answers)")
+    by_length: bool = option(True, "text: batch sentences of equal length (no padding), as the original code")
+    omniglot_source: str = option("npz", "omniglot: npz (mirror), zip (canonical PNGs) or mat (Burda's chardata.mat)")
+    max_images: int | None = option(None, "omniglot: use only the first N images of each split")
 
 
 @dataclass
 class TrainConfig:
-    mode: str = _f("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae")
-    epochs: int = _f(30, "maximum number of epochs")
-    optimizer: str = _f("sgd", "sgd (text, the paper) or adam (images)")
-    lr: float = _f(1.0, "learning rate of the model's optimiser")
-    decay_start_epoch: int = _f(15, "from this epoch on, multiply lr by lr_decay after an epoch without "
-                                    "validation improvement (0: never decay)")
-    lr_decay: float = _f(0.5, "factor for the plateau decay")
-    min_lr: float = _f(0.03, "stop training once lr falls below this")
-    grad_clip: float = _f(5.0, "global gradient-norm clip before each optimiser step (0: off)")
-    kl_start: float = _f(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing")
-    kl_warmup_epochs: float = _f(10.0, "epochs over which the KL weight rises linearly to 1")
-    hvp: str = _f("fd", "savae: Hessian-vector products by finite differences (fd) or double-backward (exact)")
-    svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI steps used for training"})
-    test_svi_steps: int | None = _f(None, "SVI steps for test-time refinement (default: svi.steps)")
-    iw_samples: int = _f(500, "importance samples for the final IW-NLL (0: skip)")
-    iw_max_examples: int | None = _f(None, "compute the IW-NLL on N test examples spread evenly over the split")
-    max_steps_per_epoch: int | None = _f(None, "cut each epoch after this many batches (quick runs)")
-    checkpoint_every: int = _f(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
-    on_nan: str = _f("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
-    seed: int = _f(3435, "random seed (set_seed)")
-    device: str = _f("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    out_dir: str = _f("runs/default", "folder for checkpoints and results.json")
-    progress: bool = _f(True, "show a tqdm progress bar")
+    mode: str = option("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae")
+    epochs: int = option(30, "maximum number of epochs")
+    optimizer: str = option("sgd", "sgd (text, the paper) or adam (images)")
+    lr: float = option(1.0, "learning rate of the model's optimiser")
+    lr_schedule: str = option("plateau", "original: from decay_start_epoch, once an epoch fails to improve the "
+                              "validation bound, decay lr after every epoch (train_text.py); plateau: decay only "
+                              "after epochs without improvement")
+    decay_start_epoch: int = option(15, "first epoch at which lr may decay (0: never decay)")
+    lr_decay: float = option(0.5, "factor of each learning-rate decay")
+    min_lr: float = option(0.03, "stop training once lr falls below this")
+    grad_clip: float = option(5.0, "global gradient-norm clip before each optimiser step (0: off)")
+    kl_start: float = option(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing")
+    kl_warmup_epochs: float = option(10.0, "epochs over which the KL weight rises linearly to 1")
+    svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI used while training (and its HVPs)"})
+    test_svi_steps: int | None = option(None, "SVI steps K of test-time refinement (default: the training K)")
+    iw_samples: int = option(500, "importance samples for the final IW-NLL (0: skip)")
+    iw_max_examples: int | None = option(None, "compute the IW-NLL on N test examples spread evenly over the split")
+    max_steps_per_epoch: int | None = option(None, "cut each epoch after this many batches (quick runs)")
+    checkpoint_every: int = option(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
+    on_nan: str = option("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
+    seed: int = option(3435, "random seed (set_seed)")
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    out_dir: str = option("runs/default", "folder for checkpoints and results.json")
+    progress: bool = option(True, "show a tqdm progress bar")
 
 
 @dataclass
@@ -67,18 +69,26 @@ class RunConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    model_kind: str = "text"  # text | image | toy
+    model_kind: str = "text"  # text | image
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the model config preset
     model_preset: str = "small"  # paper | small | tiny
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def test_svi(self) -> SVIConfig:
+        """The SVI of test-time refinement: the training SVI with K = ``train.test_svi_steps`` when set."""
+        tc = self.train
+        return tc.svi if tc.test_svi_steps is None else tc.svi.with_steps(tc.test_svi_steps)
+
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         d = dict(d)
         train = dict(d.get("train", {}))
-        train["svi"] = SVIConfig(**train.get("svi", {}))
+        svi = dict(train.get("svi", {}))
+        if "hvp" in train:  # records written before the HVP back-end moved into SVIConfig
+            svi["hvp"] = train.pop("hvp")
+        train["svi"] = SVIConfig(**svi)
         return cls(data=DataConfig(**d.get("data", {})), train=TrainConfig(**train),
                    model_kind=d.get("model_kind", "text"), model=dict(d.get("model", {})),
                    model_preset=d.get("model_preset", "small"))

@@ -1,7 +1,7 @@
-"""Evaluate a trained model on a data split: ELBO bound, IW-NLL, KL, MI, active units and perplexity,
-with or without test-time refinement of the encoder's lambda by K SVI steps.
+"""The one evaluator: ELBO bound, IW-NLL, KL, MI, active units and perplexity of a model on a data split,
+with or without test-time refinement of lambda_0 by K SVI steps; and the final test report of a trained run.
 
-Chapter: *Text (LSTM)* and *Images (PixelCNN)*.
+Chapter: *SA-VAE* (the synthetic experiment's evaluation) and every later chapter's results tables.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Iterable
 import torch
 
 from savae_lite import objectives
+from savae_lite.modes import Mode, get_mode
 from savae_lite.svi import SVIConfig, svi
 
 
@@ -30,12 +31,6 @@ def spread_subset(batches: list[torch.Tensor], n: int | None) -> list[torch.Tens
     return out
 
 
-def init_for(mode: str) -> str:
-    """Where a trained model's test-time lambda_0 comes from: zeros for mode ``svi`` (no trained encoder),
-    otherwise the encoder."""
-    return "zeros" if mode == "svi" else "encoder"
-
-
 @torch.no_grad()
 def test_time_q(model, x: torch.Tensor, init: str = "encoder", refine: SVIConfig | None = None):
     """lambda used at test time: lambda_0 from the encoder (``init='encoder'``) or zeros (``'zeros'``), then
@@ -50,16 +45,33 @@ def test_time_q(model, x: torch.Tensor, init: str = "encoder", refine: SVIConfig
     return mu, logvar
 
 
+def bound_terms(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, samples: int = 1):
+    """E_q[-log p(x | z)] estimated with ``samples`` draws per example, and KL(q || p); each (B,).
+
+    Their sum is -ELBO. One draw is the single-sample estimate of the original code's evaluation.
+    """
+    if samples == 1:
+        terms = objectives.elbo_terms(model, x, mu, logvar)
+        return terms.nll, terms.kl
+    B = x.shape[0]
+    terms = objectives.elbo_terms(model, x.repeat_interleave(samples, 0), mu.repeat_interleave(samples, 0),
+                                  logvar.repeat_interleave(samples, 0))
+    return terms.nll.view(B, samples).mean(1), terms.kl.view(B, samples)[:, 0]
+
+
 @torch.no_grad()
 def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None = None, init: str = "encoder",
-             iw_samples: int = 0, iw_max_rows: int = 1000, device: torch.device | None = None) -> dict:
+             samples: int = 1, iw_samples: int = 0, iw_max_rows: int = 1000,
+             device: torch.device | None = None) -> dict:
     """Average per-example metrics over ``batches`` (each (B, ...)); the model is put in eval mode.
 
     ``refine``: run these SVI steps from lambda_0 before measuring (None: use lambda_0 as is).
     ``init``: lambda_0 = the encoder's output (``'encoder'``) or zeros (``'zeros'``, for models trained by SVI).
+    ``samples``: z draws per example for the bound's reconstruction term (1: the single-sample bound).
     ``iw_samples``: > 0 adds the importance-weighted NLL with that many samples (q(lambda) as proposal).
     Returned keys: ``nll_bound`` (-ELBO, nats/example), ``recon``, ``kl``, ``iw_nll``, ``ppl_bound``,
-    ``ppl_iw``, ``mi`` (over the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
+    ``ppl_iw``, ``mi`` (over the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll``
+    and ``ppl`` (exact).
     """
     was_training = model.training
     model.eval()
@@ -75,9 +87,9 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
             tot["recon"] += float(model.neg_log_lik(x, None).sum())
             continue
         mu, logvar = test_time_q(model, x, init, refine)
-        terms = objectives.elbo_terms(model, x, mu, logvar)
-        tot["recon"] += float(terms.nll.sum())
-        tot["kl"] += float(terms.kl.sum())
+        recon, kl = bound_terms(model, x, mu, logvar, samples)
+        tot["recon"] += float(recon.sum())
+        tot["kl"] += float(kl.sum())
         means.append(mu.cpu())
         logvars.append(logvar.cpu())
         if iw_samples > 0:
@@ -102,3 +114,33 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         out["ppl_iw"] = objectives.perplexity(tot["iw"], tokens)
         out["iw_samples"] = iw_samples
     return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}
+
+
+def test_report(model, batches: list[torch.Tensor], mode: str | Mode, refine: SVIConfig, *, iw_samples: int = 0,
+                iw_max_examples: int | None = None, device: torch.device | None = None) -> dict:
+    """The final report of a trained model on a split, as the trainer and ``savae-lite eval`` write it.
+
+    Keys: ``exact`` (a model without z); otherwise ``no_refine`` (lambda_0 from the encoder, when the mode has
+    one), ``refine`` (lambda_0 refined by ``refine.steps`` SVI steps) and, with ``iw_samples`` > 0, ``iw``: the
+    IW-NLL on ``iw_max_examples`` examples spread evenly over the split, with the mode's own test-time q
+    (refined for the modes that refine) as proposal.
+    """
+    m = get_mode(mode)
+    if not model.is_latent:
+        return {"exact": evaluate(model, batches, device=device)}
+    out = {}
+    if m.encoder:
+        out["no_refine"] = evaluate(model, batches, init=m.init, device=device)
+    out["refine"] = evaluate(model, batches, refine=refine, init=m.init, device=device)
+    out["refine"]["svi_steps"] = refine.steps
+    if iw_samples > 0:
+        subset = spread_subset(batches, iw_max_examples)
+        iw = evaluate(model, subset, refine=refine if m.refines else None, init=m.init, iw_samples=iw_samples,
+                      device=device)
+        out["iw"] = {"iw_nll": iw["iw_nll"], "ppl_iw": iw["ppl_iw"], "iw_samples": iw_samples,
+                     "examples": iw["examples"],
+                     "selection": ("the whole split" if iw["examples"] == out["refine"]["examples"]
+                                   else "spread evenly over the split"),
+                     "proposal": "refined" if m.refines else "encoder",
+                     "nll_bound_same_examples": iw["nll_bound"]}
+    return out

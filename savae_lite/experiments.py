@@ -1,9 +1,10 @@
 """Book experiments that write a results file: ``savae-lite experiment NAME``.
 
-Chapter: *SA-VAE* loads ``book/results/synthetic.json`` written by ``savae-lite experiment synthetic``.
+Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``.
 
-Each experiment is a function ``(quick, seed, device) -> record``; :func:`run` adds the run's provenance
-(environment, git commit, start time, wall time) and writes the record with :func:`savae_lite.results.write_json`.
+Each experiment is a function ``(quick, seed, device) -> record`` with the run's provenance (environment, git
+commit, start time, wall time); :func:`run` writes the record with :func:`savae_lite.results.write_json` to the
+path it is given (the package knows nothing of the book's folders).
 """
 from __future__ import annotations
 
@@ -14,19 +15,10 @@ import torch
 
 from savae_lite import results
 
-REPO = Path(__file__).resolve().parent.parent
-EXPERIMENTS = ("synthetic",)
-
-
-def default_out(name: str, quick: bool) -> Path:
-    """``book/results/NAME.json`` for a full run, ``runs/NAME-quick.json`` for a quick one."""
-    return REPO / "runs" / f"{name}-quick.json" if quick else REPO / "book" / "results" / f"{name}.json"
-
-
 def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto") -> dict:
     """Run the synthetic experiment (:func:`savae_lite.synthetic.run_synthetic`) and return its full record."""
+    from savae_lite.runtime import pick_device
     from savae_lite.synthetic import run_synthetic
-    from savae_lite.utils import pick_device
 
     dev = pick_device(device)
     if dev.type == "cpu":
@@ -54,12 +46,20 @@ def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto"
     }
 
 
-def run(name: str, quick: bool = False, out: str | Path | None = None, seed: int = 3435,
+EXPERIMENTS = {"synthetic": synthetic_record}
+
+
+def default_out(name: str, quick: bool) -> Path:
+    """``runs/NAME.json`` (``runs/NAME-quick.json`` for a quick run), relative to the working directory."""
+    return Path("runs") / f"{name}{'-quick' if quick else ''}.json"
+
+
+def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int = 3435,
         device: str = "auto") -> int:
-    """Run experiment ``name`` and write its JSON record (to ``out`` or :func:`default_out`). Returns 0."""
+    """Run experiment ``name`` and write its JSON record to ``out`` (default :func:`default_out`). Returns 0."""
     if name not in EXPERIMENTS:
         raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    record = synthetic_record(quick=quick, seed=seed, device=device)
+    record = EXPERIMENTS[name](quick=quick, seed=seed, device=device)
     path = results.write_json(record, out if out is not None else default_out(name, quick))
     print(f"wrote {path} ({record['wall_time_s']:.0f} s)")
     return 0

@@ -14,8 +14,8 @@ and the encoder's shortfall splits into two non-negative parts::
 where lambda* is the best diagonal Gaussian for this x. On :class:`~savae_lite.models.toy.LinearGaussianVAE`
 all three numbers are exact (no sampling): ``log_marginal``, ``optimal_diagonal_q`` and ``exact_elbo``.
 
-Everything here is a thin layer over the package: models are trained with
-:func:`savae_lite.modes.training_step` and refined with :func:`savae_lite.svi.svi`.
+Everything here is a thin layer over the package: models are trained on :class:`savae_lite.loop.TrainingLoop`
+and refined with :func:`savae_lite.svi.svi`.
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from savae_lite.loop import TrainingLoop
 from savae_lite.models.toy import LinearGaussianVAE, ToyModelConfig
-from savae_lite.modes import training_step
 from savae_lite.svi import SVIConfig, svi
-from savae_lite.utils import set_seed
+from savae_lite.runtime import set_seed
 
 __all__ = [
     "ToyProblem", "make_toy_problem", "with_fixed_decoder", "FitResult", "fit_toy", "GapReport", "gap_report",
@@ -99,22 +99,22 @@ class FitResult:
 def fit_toy(x_train: torch.Tensor, *, enc_hidden: int = 0, decoder: LinearGaussianVAE | None = None,
             mode: str = "vae", steps: int = 1000, lr: float = 1e-2, batch_size: int | None = None,
             svi_cfg: SVIConfig | None = None, seed: int = 0) -> FitResult:
-    """Train a :class:`LinearGaussianVAE` on ``x_train`` (N, D) with Adam and :func:`training_step`.
+    """Train a :class:`LinearGaussianVAE` on ``x_train`` (N, D) with Adam on :class:`~savae_lite.loop.TrainingLoop`.
 
     ``decoder=None``: encoder and decoder are learned jointly from a random initialisation. Otherwise the
     decoder is a frozen copy of ``decoder`` and only the encoder is trained (see :func:`with_fixed_decoder`).
     ``mode`` is any latent training mode of :mod:`savae_lite.modes` (``vae``, ``svi``, ``vae+svi``, ...),
     with ``svi_cfg`` for the modes that run SVI. ``batch_size=None`` uses the full training set every step;
-    otherwise batches are drawn at random (with a generator seeded by ``seed``).
+    otherwise batches are drawn at random (with a generator seeded by ``seed``). No gradient clipping, no KL
+    annealing.
     """
-    cfg_svi = svi_cfg if svi_cfg is not None else SVIConfig()
     if decoder is None:
         set_seed(seed)
         model = LinearGaussianVAE(ToyModelConfig(data_dim=x_train.shape[1], enc_hidden=enc_hidden)).to(x_train.device)
     else:
         model = with_fixed_decoder(decoder, enc_hidden, seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
+    loop = TrainingLoop(model, mode, svi_cfg if svi_cfg is not None else SVIConfig(), optimizer="adam", lr=lr,
+                        grad_clip=0.0)
     g = torch.Generator().manual_seed(seed)
     n = x_train.shape[0]
     losses = []
@@ -124,10 +124,7 @@ def fit_toy(x_train: torch.Tensor, *, enc_hidden: int = 0, decoder: LinearGaussi
             x = x_train
         else:
             x = x_train[torch.randint(0, n, (batch_size,), generator=g).to(x_train.device)]
-        opt.zero_grad(set_to_none=True)
-        stats = training_step(model, x, mode, cfg_svi)
-        stats.check_finite(mode, len(losses))
-        opt.step()
+        stats = loop.step(x)
         losses.append(stats.loss / stats.n)
     return FitResult(model=model, losses=losses, seconds=time.perf_counter() - start)
 
@@ -247,7 +244,7 @@ def svi_path(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, c
         if K < 0:
             raise ValueError(f"checkpoints must be >= 0, got {K}")
         torch.manual_seed(seed)
-        mu, logvar = svi(model, x, mu0, logvar0, SVIConfig(**{**cfg.__dict__, "steps": K}))
+        mu, logvar = svi(model, x, mu0, logvar0, cfg.with_steps(K))
         out.append((K, mu, logvar))
     return out
 

@@ -1,6 +1,7 @@
-"""The six training modes compared by Kim et al. (2018), one small function each.
+"""The six training modes compared by Kim et al. (2018): one :class:`Mode` record each, read by the trainer,
+the evaluator, the experiments and the benchmark, and one small step function each.
 
-Chapter: *SA-VAE* (all modes side by side). Each function takes a batch, writes gradients into ``.grad`` of
+Chapter: *SA-VAE* (all modes side by side). A step function takes a batch, writes gradients into ``.grad`` of
 the parameters it trains (scaled to a *batch mean*) and returns :class:`StepStats` for logging.
 
 =============  =====================================================================================
@@ -17,15 +18,16 @@ f = -log p(x | z) + kl_weight * KL(q || p), one reparameterised sample.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+from torch.distributions import Normal, kl_divergence
 
 from savae_lite.objectives import elbo_terms
 from savae_lite.svi import SVIConfig, svi
 from savae_lite.unrolled import unrolled_svi
-
-MODES = ("autoreg", "vae", "svi", "vae+svi", "vae+svi+kl", "savae")
 
 
 @dataclass
@@ -39,8 +41,6 @@ class StepStats:
     tokens: float  # predicted symbols
 
     def check_finite(self, mode: str, step: int) -> None:
-        import math
-
         for name in ("loss", "nll", "kl"):
             value = getattr(self, name)
             if not math.isfinite(value):
@@ -59,13 +59,13 @@ def _stats(loss, nll, kl, model, x) -> StepStats:
     return StepStats(float(loss.detach()), float(nll.sum()), float(kl.sum()), x.shape[0], float(model.num_targets(x).sum()))
 
 
-def step_autoreg(model, x, svi_cfg, kl_weight, hvp):
+def step_autoreg(model, x, svi_cfg, kl_weight):
     nll = model.neg_log_lik(x, None)
     (nll.sum() / x.shape[0]).backward()
     return _stats(nll.sum(), nll.detach(), torch.zeros_like(nll), model, x)
 
 
-def step_vae(model, x, svi_cfg, kl_weight, hvp):
+def step_vae(model, x, svi_cfg, kl_weight):
     mu, logvar = model.encode(x)
     t = elbo_terms(model, x, mu, logvar)
     loss = t.loss(kl_weight).sum()
@@ -83,14 +83,14 @@ def _decoder_on_svi(model, x, mu0, logvar0, svi_cfg, kl_weight):
     return loss, t, mu, logvar
 
 
-def step_svi(model, x, svi_cfg, kl_weight, hvp):
+def step_svi(model, x, svi_cfg, kl_weight):
     B, Z = x.shape[0], model.latent_dim
     zeros = torch.zeros(B, Z, device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
     loss, t, _, _ = _decoder_on_svi(model, x, zeros, zeros, svi_cfg, kl_weight)
     return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
 
 
-def step_vae_svi(model, x, svi_cfg, kl_weight, hvp):
+def step_vae_svi(model, x, svi_cfg, kl_weight):
     mu0, logvar0 = model.encode(x)
     enc = list(model.encoder_parameters())
     enc_loss = elbo_terms(model, x, mu0, logvar0).loss(kl_weight).sum() / x.shape[0]
@@ -101,10 +101,12 @@ def step_vae_svi(model, x, svi_cfg, kl_weight, hvp):
 
 def kl_between(mu_q, logvar_q, mu_p, logvar_p):
     """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)) for diagonal Gaussians, (B, Z) -> (B,)."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(-1)
+    q = Normal(mu_q, torch.exp(0.5 * logvar_q))
+    p = Normal(mu_p, torch.exp(0.5 * logvar_p))
+    return kl_divergence(q, p).sum(-1)
 
 
-def step_vae_svi_kl(model, x, svi_cfg, kl_weight, hvp):
+def step_vae_svi_kl(model, x, svi_cfg, kl_weight):
     mu0, logvar0 = model.encode(x)
     loss, t, mu_K, logvar_K = _decoder_on_svi(model, x, mu0.detach(), logvar0.detach(), svi_cfg, kl_weight)
     enc = list(model.encoder_parameters())
@@ -113,32 +115,65 @@ def step_vae_svi_kl(model, x, svi_cfg, kl_weight, hvp):
     return _stats(loss, t.nll.detach(), t.kl.detach(), model, x)
 
 
-def step_savae(model, x, svi_cfg, kl_weight, hvp):
+def step_savae(model, x, svi_cfg, kl_weight):
     mu0, logvar0 = model.encode(x)
     params = [p for p in model.decoder_parameters() if p.requires_grad]
-    out = unrolled_svi(model, x, mu0, logvar0, svi_cfg, hvp=hvp, kl_weight=kl_weight, params=params)
+    out = unrolled_svi(model, x, mu0, logvar0, svi_cfg, kl_weight=kl_weight, params=params)
     scale = 1.0 / x.shape[0]
     _accumulate(params, out.grad_theta, scale)
     torch.autograd.backward([mu0, logvar0], [out.grad_mu0 * scale, out.grad_logvar0 * scale])
     return _stats(out.loss, out.nll, out.kl, model, x)
 
 
-STEPS = {
-    "autoreg": step_autoreg,
-    "vae": step_vae,
-    "svi": step_svi,
-    "vae+svi": step_vae_svi,
-    "vae+svi+kl": step_vae_svi_kl,
-    "savae": step_savae,
-}
+@dataclass(frozen=True)
+class Mode:
+    """What a training mode is, in one place: everything else in the package reads these facts."""
+
+    name: str
+    step: Callable[..., StepStats]  # (model, x, svi_cfg, kl_weight) -> StepStats, gradients in .grad
+    latent: bool  # the model has a latent z (False: an autoregressive model alone)
+    encoder: bool  # an inference network gives lambda_0 (False: lambda_0 = 0)
+    refines: bool  # its q at test time is lambda_0 refined by K SVI steps
+    unrolled: bool  # trained through the SVI steps (Algorithm 1; the only mode that uses ``SVIConfig.hvp``)
+    encoder_loss: str | None  # what the inference network is trained on (None: no inference network)
+
+    @property
+    def init(self) -> str:
+        """Where lambda_0 comes from at test time: ``'encoder'`` or ``'zeros'``."""
+        return "encoder" if self.encoder else "zeros"
 
 
-def training_step(model, x: torch.Tensor, mode: str, svi_cfg: SVIConfig, kl_weight: float = 1.0,
-                  hvp: str = "fd") -> StepStats:
-    """Compute one batch's gradients for ``mode`` (accumulated into ``.grad``; call ``zero_grad`` first)."""
-    if mode not in STEPS:
-        raise ValueError(f"mode: unknown training mode {mode!r}; choose one of {', '.join(MODES)}")
-    if (mode == "autoreg") == model.is_latent:
-        kind = "a model without z" if mode == "autoreg" else "a model with a latent variable"
-        raise ValueError(f"mode {mode!r} needs {kind}; got {type(model).__name__}")
-    return STEPS[mode](model, x, svi_cfg, kl_weight, hvp)
+MODES: dict[str, Mode] = {m.name: m for m in (
+    Mode("autoreg", step_autoreg, latent=False, encoder=False, refines=False, unrolled=False, encoder_loss=None),
+    Mode("vae", step_vae, latent=True, encoder=True, refines=False, unrolled=False, encoder_loss="f(lambda_0)"),
+    Mode("svi", step_svi, latent=True, encoder=False, refines=True, unrolled=False, encoder_loss=None),
+    Mode("vae+svi", step_vae_svi, latent=True, encoder=True, refines=True, unrolled=False,
+         encoder_loss="f(lambda_0)"),
+    Mode("vae+svi+kl", step_vae_svi_kl, latent=True, encoder=True, refines=True, unrolled=False,
+         encoder_loss="KL(q(lambda_0) || q(lambda_K))"),
+    Mode("savae", step_savae, latent=True, encoder=True, refines=True, unrolled=True,
+         encoder_loss="total derivative of f(lambda_K)"),
+)}
+LATENT_MODES = tuple(name for name, m in MODES.items() if m.latent)
+
+
+def get_mode(mode: str | Mode) -> Mode:
+    """The :class:`Mode` record named ``mode`` (a record is returned as is)."""
+    if isinstance(mode, Mode):
+        return mode
+    if mode not in MODES:
+        raise ValueError(f"--mode: unknown training mode {mode!r}; choose one of {', '.join(MODES)}")
+    return MODES[mode]
+
+
+def training_step(model, x: torch.Tensor, mode: str | Mode, svi_cfg: SVIConfig,
+                  kl_weight: float = 1.0) -> StepStats:
+    """Compute one batch's gradients for ``mode`` (accumulated into ``.grad``; call ``zero_grad`` first).
+
+    ``svi_cfg`` gives K, the SVI step sizes and, for ``savae``, the HVP back-end.
+    """
+    m = get_mode(mode)
+    if m.latent != model.is_latent:
+        kind = "a model with a latent variable" if m.latent else "a model without z"
+        raise ValueError(f"mode {m.name!r} needs {kind}; got {type(model).__name__}")
+    return m.step(model, x, svi_cfg, kl_weight)

@@ -11,6 +11,7 @@ Each example's lambda_i = (mu_i, logvar_i) is optimised on its own objective f_i
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -18,17 +19,30 @@ import torch
 from savae_lite.objectives import elbo_terms
 
 
+HVP_BACKENDS = ("fd", "exact")
+
+
 @dataclass
 class SVIConfig:
-    """SVI hyper-parameters. ``lr_*`` are per-example step sizes on the per-example objective (the original
-    code's lr 1 on a mean over batches of 32 is lr 1/32 here); ``clip`` bounds the per-example gradient norm
-    of mu and of logvar separately (None: no clipping)."""
+    """SVI hyper-parameters, shared by plain SVI (:func:`svi`) and differentiable SVI
+    (:func:`savae_lite.unrolled.unrolled_svi`).
+
+    ``lr_*`` are per-example step sizes on the per-example objective (the original code's lr 1 on a mean over
+    batches of 32 is lr 1/32 here); ``clip`` bounds the per-example gradient norm of mu and of logvar
+    separately (None: no clipping). ``hvp`` is how Algorithm 1 differentiates through the steps (``fd``:
+    finite differences, ``exact``: double backward); plain SVI ignores it.
+    """
 
     steps: int = 20
     lr_mu: float = 1.0 / 32
     lr_logvar: float = 1.0 / 32
     momentum: float = 0.5
     clip: float | None = 5.0
+    hvp: str = "fd"
+
+    def with_steps(self, steps: int) -> "SVIConfig":
+        """The same settings with K = ``steps`` (e.g. a different K at test time)."""
+        return dataclasses.replace(self, steps=steps)
 
 
 def clip_per_example(g: torch.Tensor, max_norm: float | None) -> torch.Tensor:

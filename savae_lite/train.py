@@ -1,11 +1,12 @@
-"""One trainer for every mode: optimiser and schedule, KL annealing, global clipping, validation, best and
-resumable checkpoints, NaN detection, progress bar and the run's JSON record.
+"""The trainer: data and model from a :class:`~savae_lite.config.RunConfig`, the training loop of
+:mod:`savae_lite.loop`, validation and the learning-rate schedule, best and resumable checkpoints, the final
+test report and the run's JSON record.
 
-Chapter: *SA-VAE* (the training loop) and *Text* / *Images* (the real runs).
+Chapter: *SA-VAE* (the training loop); the text and image chapters' runs are ``savae-lite train`` runs.
 
 Resumability: the data order of epoch e comes from a generator seeded with (seed, e); the checkpoint stores the
-model, optimiser, schedule state, the global torch RNG state and the position inside the epoch, so a killed run
-restarted with the same config ends with the same parameters as an uninterrupted one.
+model, the loop (optimiser, global step), the schedule, the global torch RNG state and the position inside the
+epoch, so a killed run restarted with the same config ends with the same parameters as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ from tqdm.auto import tqdm
 from savae_lite import checkpoint, results
 from savae_lite.build import Splits, build_data, build_model
 from savae_lite.config import RunConfig
-from savae_lite.evaluate import evaluate, init_for, spread_subset
-from savae_lite.modes import MODES, training_step
-from savae_lite.objectives import kl_weight_at, perplexity
-from savae_lite.svi import SVIConfig
-from savae_lite.unrolled import HVP_BACKENDS
-from savae_lite.utils import pick_device, set_seed
-
-REFINED_MODES = ("svi", "vae+svi", "vae+svi+kl", "savae")
+from savae_lite.runtime import pick_device, set_seed
+from savae_lite.evaluate import evaluate, test_report
+from savae_lite.loop import ON_NAN, OPTIMIZERS, EpochTotals, TrainingLoop
+from savae_lite.modes import MODES
+from savae_lite.schedule import LR_POLICIES, validation_scheduler
+from savae_lite.svi import HVP_BACKENDS
 
 
 def validate_config(cfg: RunConfig) -> None:
@@ -35,19 +34,21 @@ def validate_config(cfg: RunConfig) -> None:
     tc = cfg.train
     if tc.mode not in MODES:
         raise ValueError(f"--mode: unknown training mode {tc.mode!r}; choose one of {', '.join(MODES)}")
-    if tc.hvp not in HVP_BACKENDS:
-        raise ValueError(f"--hvp: unknown back-end {tc.hvp!r}; choose one of {', '.join(HVP_BACKENDS)}")
-    if tc.optimizer not in ("sgd", "adam"):
-        raise ValueError(f"--optimizer: {tc.optimizer!r} is not sgd or adam")
-    if tc.on_nan not in ("stop", "skip"):
-        raise ValueError(f"--on-nan: {tc.on_nan!r} is not stop or skip")
+    if tc.svi.hvp not in HVP_BACKENDS:
+        raise ValueError(f"--hvp: unknown back-end {tc.svi.hvp!r}; choose one of {', '.join(HVP_BACKENDS)}")
+    if tc.optimizer not in OPTIMIZERS:
+        raise ValueError(f"--optimizer: {tc.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if tc.on_nan not in ON_NAN:
+        raise ValueError(f"--on-nan: {tc.on_nan!r} is not one of {', '.join(ON_NAN)}")
+    if tc.lr_schedule not in LR_POLICIES:
+        raise ValueError(f"--lr-schedule: {tc.lr_schedule!r} is not one of {', '.join(LR_POLICIES)}")
     for name, value in [("--epochs", tc.epochs), ("--batch-size", cfg.data.batch_size)]:
         if value < 1:
             raise ValueError(f"{name}: must be >= 1, got {value}")
     if tc.lr <= 0:
         raise ValueError(f"--lr: must be > 0, got {tc.lr}")
     if tc.svi.steps < 0:
-        raise ValueError(f"--svi-steps: must be >= 0, got {tc.svi.steps}")
+        raise ValueError(f"--train-svi-steps: must be >= 0, got {tc.svi.steps}")
 
 
 class Trainer:
@@ -62,22 +63,22 @@ class Trainer:
         vocab_size = len(self.splits.vocab) if self.splits.vocab is not None else None
         set_seed(tc.seed)
         self.model = (model if model is not None else build_model(cfg, vocab_size)).to(self.device)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if tc.optimizer == "sgd":
-            self.optim = torch.optim.SGD(params, lr=tc.lr)
-        else:
-            self.optim = torch.optim.Adam(params, lr=tc.lr)
+        self.loop = TrainingLoop(self.model, tc.mode, tc.svi, optimizer=tc.optimizer, lr=tc.lr,
+                                 grad_clip=tc.grad_clip, kl_start=tc.kl_start, on_nan=tc.on_nan,
+                                 progress=tc.progress)
+        self.scheduler = validation_scheduler(self.loop.optimizer, tc.decay_start_epoch, tc.lr_decay,
+                                              tc.lr_schedule)
         self.out = Path(tc.out_dir)
-        self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "lr": tc.lr, "best_val": math.inf,
-                      "best_epoch": -1, "bad_epochs": 0, "skipped": 0, "wall": 0.0, "acc": self._zero_acc()}
+        self.state = {"epoch": 0, "step_in_epoch": 0, "best_val": math.inf, "best_epoch": -1, "skipped": 0,
+                      "wall": 0.0, "totals": EpochTotals().to_dict()}
         self.history: list[dict] = []
         self.record: dict = {}
 
-    # ---- checkpoints ------------------------------------------------------------------------------------
-    @staticmethod
-    def _zero_acc():
-        return {"loss": 0.0, "nll": 0.0, "kl": 0.0, "n": 0, "tokens": 0.0, "time": 0.0}
+    @property
+    def lr(self) -> float:
+        return self.loop.optimizer.param_groups[0]["lr"]
 
+    # ---- checkpoints ------------------------------------------------------------------------------------
     def _vocab_dict(self):
         v = self.splits.vocab
         return v.to_dict() if v is not None else None
@@ -90,7 +91,7 @@ class Trainer:
             return True
         bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         msg = (f"non-finite parameters ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) at step "
-               f"{self.state['global_step']} in mode {self.cfg.train.mode!r}; {what} not written")
+               f"{self.loop.step_count} in mode {self.cfg.train.mode!r}; {what} not written")
         if self.cfg.train.on_nan == "stop":
             raise FloatingPointError(f"{msg}, training stopped; the last good checkpoint is {self.out / 'last.pt'}")
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
@@ -99,9 +100,9 @@ class Trainer:
     def save_last(self) -> None:
         if not self._parameters_finite("checkpoint last.pt"):
             return
-        ck = {"model": self.model.state_dict(), "optim": self.optim.state_dict(), "state": self.state,
-              "history": self.history, "config": self.cfg.to_dict(), "rng": torch.get_rng_state(),
-              "vocab": self._vocab_dict()}
+        ck = {"model": self.model.state_dict(), "loop": self.loop.state_dict(),
+              "scheduler": self.scheduler.state_dict(), "state": self.state, "history": self.history,
+              "config": self.cfg.to_dict(), "rng": torch.get_rng_state(), "vocab": self._vocab_dict()}
         if self.device.type == "cuda":
             ck["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         checkpoint.atomic_save(ck, self.out / "last.pt")
@@ -117,7 +118,7 @@ class Trainer:
         if not path.exists():
             return False
         ck = checkpoint.load(path)
-        missing = [k for k in ("model", "optim", "state", "history", "config", "rng") if k not in ck]
+        missing = [k for k in ("model", "loop", "scheduler", "state", "history", "config", "rng") if k not in ck]
         if missing:
             raise ValueError(f"checkpoint {path} is not a resumable checkpoint (no {', '.join(missing)}); "
                              "best.pt files can be evaluated but not resumed")
@@ -127,7 +128,8 @@ class Trainer:
                              + "; ".join(diffs) + ". Use another --out-dir or the same settings.")
         try:
             self.model.load_state_dict(ck["model"])
-            self.optim.load_state_dict(ck["optim"])
+            self.loop.load_state_dict(ck["loop"])
+            self.scheduler.load_state_dict(ck["scheduler"])
         except (RuntimeError, ValueError, KeyError) as err:
             detail = " ".join(str(err).split())
             raise ValueError(f"checkpoint {path}: its weights do not fit the model of this config "
@@ -139,19 +141,11 @@ class Trainer:
         return True
 
     # ---- evaluation ------------------------------------------------------------------------------------
-    def _refine_cfg(self) -> SVIConfig:
-        tc = self.cfg.train
-        steps = tc.test_svi_steps if tc.test_svi_steps is not None else tc.svi.steps
-        return SVIConfig(steps=steps, lr_mu=tc.svi.lr_mu, lr_logvar=tc.svi.lr_logvar, momentum=tc.svi.momentum,
-                         clip=tc.svi.clip)
-
-    def evaluate(self, batches, refine: bool, iw_samples: int = 0) -> dict:
-        mode = self.cfg.train.mode
-        return evaluate(self.model, batches, refine=self._refine_cfg() if refine else None, init=init_for(mode),
-                        iw_samples=iw_samples, device=self.device)
-
-    def _val_metric(self, m: dict) -> float:
-        return m["nll"] if "nll" in m else m["nll_bound"]
+    def evaluate(self, batches, refine: bool) -> dict:
+        """Metrics of the current model on ``batches``, refined by the test-time SVI when ``refine``."""
+        mode = self.loop.mode
+        return evaluate(self.model, batches, refine=self.cfg.test_svi() if refine else None, init=mode.init,
+                        device=self.device)
 
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = True) -> dict:
@@ -166,124 +160,72 @@ class Trainer:
                        "environment": results.environment(self.device), "dataset": self.splits.info,
                        "parameters": sum(p.numel() for p in self.model.parameters()), "started": results.stamp(),
                        "resumed": resumed}
-        refined = tc.mode in REFINED_MODES
         while self.state["epoch"] < tc.epochs and not self._lr_exhausted():
             epoch = self.state["epoch"]
             gen = torch.Generator().manual_seed(tc.seed * 1000 + epoch)
             batches = self.splits.train_batches(gen)
             if tc.max_steps_per_epoch:
                 batches = batches[: tc.max_steps_per_epoch]
-            warmup = int(round(tc.kl_warmup_epochs * len(batches)))
-            self._train_epoch(epoch, batches, warmup)
+            self.loop.kl_warmup_steps = int(round(tc.kl_warmup_epochs * len(batches)))
+            totals = self._train_epoch(epoch, batches)
             t0 = time.perf_counter()
-            val = self.evaluate(self.splits.valid, refine=refined)
-            val_time = time.perf_counter() - t0
-            self._end_epoch(epoch, val, val_time, warmup)
+            val = self.evaluate(self.splits.valid, refine=self.loop.mode.refines)
+            self._end_epoch(epoch, totals, val, time.perf_counter() - t0)
             self.save_last()
             results.write_json({**self.record, "epochs": self.history}, self.out / "results.json")
         return self._finish()
 
     def _lr_exhausted(self) -> bool:
-        """The plateau schedule has decayed the learning rate below ``min_lr`` (the original's stop rule)."""
-        lr = self.state["lr"]
-        return lr < self.cfg.train.lr and lr < self.cfg.train.min_lr
+        """The schedule has decayed the learning rate below ``min_lr`` (the original's stop rule)."""
+        return self.lr < self.cfg.train.lr and self.lr < self.cfg.train.min_lr
 
-    def _train_epoch(self, epoch: int, batches, warmup: int) -> None:
-        tc, st = self.cfg.train, self.state
-        for g in self.optim.param_groups:
-            g["lr"] = st["lr"]
-        self.model.train()
-        bar = tqdm(total=len(batches), initial=st["step_in_epoch"], desc=f"epoch {epoch + 1}/{tc.epochs}",
-                   disable=not tc.progress, leave=False, dynamic_ncols=True)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        for i in range(st["step_in_epoch"], len(batches)):
-            t0 = time.perf_counter()
-            x = batches[i].to(self.device, non_blocking=True)
-            kl_w = kl_weight_at(st["global_step"], tc.kl_start, warmup)
-            self.optim.zero_grad(set_to_none=True)
-            try:  # NaN/inf in the loss, in the SVI iterates (raised inside the step) or in the gradients
-                stats = training_step(self.model, x, tc.mode, tc.svi, kl_w, tc.hvp)
-                stats.check_finite(tc.mode, st["global_step"])
-                gnorm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
-                if not torch.isfinite(gnorm):
-                    raise FloatingPointError(f"non-finite gradient norm ({float(gnorm)}) at step "
-                                             f"{st['global_step']} in mode {tc.mode!r}")
-            except FloatingPointError as err:
-                where = f"at step {st['global_step']} in mode {tc.mode!r}"
-                msg = str(err) if where in str(err) else f"{err} {where}"
-                if tc.on_nan == "stop":
-                    last = self.out / "last.pt"
-                    raise FloatingPointError(f"{msg}; training stopped, the last good checkpoint is {last}"
-                                             + ("" if last.exists() else " (none written yet)")) from None
-                st["skipped"] += 1
-                self.optim.zero_grad(set_to_none=True)
-            else:
-                self.optim.step()
-                acc = st["acc"]
-                for k in ("loss", "nll", "kl", "tokens"):
-                    acc[k] += getattr(stats, k)
-                acc["n"] += stats.n
-            st["global_step"] += 1
-            st["step_in_epoch"] = i + 1
-            st["acc"]["time"] += time.perf_counter() - t0
-            acc = st["acc"]
-            if acc["n"]:
-                bar.set_postfix(loss=f"{acc['loss'] / acc['n']:.2f}", kl=f"{acc['kl'] / acc['n']:.2f}",
-                                ppl=f"{perplexity(acc['nll'] + acc['kl'], acc['tokens']):.1f}", refresh=False)
-            bar.update(1)
-            if tc.checkpoint_every and st["global_step"] % tc.checkpoint_every == 0 and i + 1 < len(batches):
+    def _train_epoch(self, epoch: int, batches) -> EpochTotals:
+        """The loop over this epoch's batches from where a resumed run stopped, with periodic checkpoints."""
+        st, every = self.state, self.cfg.train.checkpoint_every
+        totals = EpochTotals(**st["totals"])
+
+        def after_step(done: int) -> None:
+            st["step_in_epoch"], st["totals"] = done, totals.to_dict()
+            if every and self.loop.step_count % every == 0 and done < len(batches):
                 self.save_last()
-        bar.close()
 
-    def _end_epoch(self, epoch: int, val: dict, val_time: float, warmup: int) -> None:
+        try:
+            self.loop.run_epoch(batches, start=st["step_in_epoch"], totals=totals, after_step=after_step,
+                                desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}")
+        except FloatingPointError as err:
+            last = self.out / "last.pt"
+            raise FloatingPointError(f"{err}; training stopped, the last good checkpoint is {last}"
+                                     + ("" if last.exists() else " (none written yet)")) from None
+        return totals
+
+    def _end_epoch(self, epoch: int, totals: EpochTotals, val: dict, val_time: float) -> None:
         tc, st = self.cfg.train, self.state
-        acc = st["acc"]
-        n = max(acc["n"], 1)
-        train = {"loss": acc["loss"] / n, "nll": acc["nll"] / n, "kl": acc["kl"] / n,
-                 "ppl_bound": perplexity(acc["nll"] + acc["kl"], acc["tokens"]) if acc["tokens"] else None}
-        metric = self._val_metric(val)
+        train = totals.means()
+        metric = val["nll"] if "nll" in val else val["nll_bound"]
         improved = metric < st["best_val"]
-        row = {"epoch": epoch + 1, "lr": st["lr"], "kl_weight": kl_weight_at(st["global_step"], tc.kl_start, warmup),
-               "train": train, "valid": val, "train_time_s": round(acc["time"], 3), "valid_time_s": round(val_time, 3),
-               "skipped_batches": st["skipped"]}
-        self.history.append(row)
-        st["wall"] += acc["time"] + val_time
+        st["skipped"] += totals.skipped
+        self.history.append({"epoch": epoch + 1, "lr": self.lr, "kl_weight": self.loop.kl_weight(), "train": train,
+                             "valid": val, "train_time_s": round(totals.time, 3), "valid_time_s": round(val_time, 3),
+                             "skipped_batches": st["skipped"]})
+        st["wall"] += totals.time + val_time
+        st["epoch"], st["step_in_epoch"], st["totals"] = epoch + 1, 0, EpochTotals().to_dict()
         if improved:
             st["best_val"], st["best_epoch"] = metric, epoch + 1
-            st["epoch"] = epoch + 1
             self.save_best()
-        elif tc.decay_start_epoch and epoch + 1 >= tc.decay_start_epoch:
-            st["lr"] *= tc.lr_decay
+        self.scheduler.lr_lambdas[0].epoch_end(epoch + 1, improved)
+        self.scheduler.step()
         if tc.progress:
             tqdm.write(f"epoch {epoch + 1}: train loss {train['loss']:.3f} kl {train['kl']:.3f} | valid "
                        + " ".join(f"{k} {v:.3f}" for k, v in val.items() if isinstance(v, float)))
-        st["epoch"] = epoch + 1
-        st["step_in_epoch"] = 0
-        st["acc"] = self._zero_acc()
 
     def _finish(self) -> dict:
         tc = self.cfg.train
         best = self.out / "best.pt"
         if best.exists():
             self.model.load_state_dict(checkpoint.load(best, map_location=self.device)["model"])
-        test = self.splits.test
-        iw_batches = spread_subset(test, tc.iw_max_examples)
         t0 = time.perf_counter()
-        out = {}
-        if not self.model.is_latent:
-            out["exact"] = self.evaluate(test, refine=False)
-        else:
-            if tc.mode != "svi":
-                out["no_refine"] = self.evaluate(test, refine=False)
-            out["refine"] = self.evaluate(test, refine=True)
-            out["refine"]["svi_steps"] = self._refine_cfg().steps
-            if tc.iw_samples > 0:
-                refine = tc.mode in REFINED_MODES
-                iw = self.evaluate(iw_batches, refine=refine, iw_samples=tc.iw_samples)
-                out["iw"] = {"iw_nll": iw["iw_nll"], "ppl_iw": iw["ppl_iw"], "iw_samples": tc.iw_samples,
-                             "examples": iw["examples"], "selection": "spread evenly over the test set",
-                             "proposal": "refined" if refine else "encoder",
-                             "nll_bound_same_examples": iw["nll_bound"]}
+        out = test_report(self.model, self.splits.test, tc.mode, self.cfg.test_svi(), iw_samples=tc.iw_samples,
+                          iw_max_examples=tc.iw_max_examples, device=self.device)
         test_time = time.perf_counter() - t0
         epochs = self.history
         self.record.update({
@@ -295,8 +237,3 @@ class Trainer:
         })
         results.write_json(self.record, self.out / "results.json")
         return self.record
-
-
-def train(cfg: RunConfig, resume: bool = True) -> dict:
-    """Build, train and test ``cfg``; returns the results record (also written to ``out_dir/results.json``)."""
-    return Trainer(cfg).fit(resume=resume)

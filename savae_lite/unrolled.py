@@ -55,9 +55,7 @@ import torch
 
 from savae_lite import rng
 from savae_lite.objectives import elbo_terms
-from savae_lite.svi import SVIConfig, clip_jvp, clip_per_example
-
-HVP_BACKENDS = ("fd", "exact")
+from savae_lite.svi import HVP_BACKENDS, SVIConfig, clip_jvp, clip_per_example
 
 
 @dataclass
@@ -100,14 +98,16 @@ def default_fd_eps(dtype: torch.dtype) -> float:
 
 
 def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, cfg: SVIConfig, *,
-                 hvp: str = "fd", kl_weight: float = 1.0, params: list[torch.nn.Parameter] | None = None,
+                 hvp: str | None = None, kl_weight: float = 1.0, params: list[torch.nn.Parameter] | None = None,
                  fd_eps: float | None = None) -> UnrolledOutput:
     """Run K SVI steps from (mu0, logvar0) (B, Z) and differentiate f(lambda_K) back to lambda_0 and theta.
 
     ``params`` defaults to the model's decoder parameters that require grad. Nothing is written to ``.grad``:
     the caller decides how to scale and where to send the gradients (see :mod:`savae_lite.modes`).
+    ``hvp`` overrides ``cfg.hvp`` (the back-end: ``'fd'`` or ``'exact'``).
     Raises ``FloatingPointError`` when the SVI iterates become NaN or infinite (one check, after the K steps).
     """
+    hvp = cfg.hvp if hvp is None else hvp
     if hvp not in HVP_BACKENDS:
         raise ValueError(f"hvp: unknown back-end {hvp!r}; choose one of {HVP_BACKENDS}")
     if params is None:

@@ -10,12 +10,12 @@ def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--mode", "--hvp", "--svi-steps", "--kl-start", "--device", "--data-dir", "--quick", "--on-nan"):
+    for flag in ("--mode", "--hvp", "--train-svi-steps", "--test-svi-steps", "--kl-start", "--device", "--data-dir", "--quick", "--on-nan"):
         assert flag in text
 
 
 def test_flags_override_the_preset_only_when_given():
-    args = build_parser().parse_args(["train", "--preset", "ptb-small", "--svi-steps", "7", "--mode", "vae",
+    args = build_parser().parse_args(["train", "--preset", "ptb-small", "--train-svi-steps", "7", "--mode", "vae",
                                       "--model", "dec_hidden=64", "--no-by-length"])
     cfg = config_from_args(args)
     assert cfg.train.svi.steps == 7 and cfg.train.mode == "vae" and cfg.model == {"dec_hidden": 64}

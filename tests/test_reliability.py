@@ -135,11 +135,11 @@ def test_sigkill_at_random_points_resumes_to_the_same_parameters(tmp_path):
 def test_mid_epoch_resume_is_exact(tmp_path, monkeypatch):
     """A crash in the middle of epoch 2 (after a mid-epoch checkpoint) and a restart give bit-identical
     parameters, history and test metrics: position in the epoch, RNG state, accumulators are restored."""
-    import savae_lite.train as train_mod
+    import savae_lite.loop as loop_mod
 
     full = Trainer(config(tmp_path / "full"), splits=splits())
     full_rec = full.fit()
-    real, calls = train_mod.training_step, {"n": 0}
+    real, calls = loop_mod.training_step, {"n": 0}
 
     def crash_at_step_8(*args, **kwargs):
         calls["n"] += 1
@@ -147,12 +147,12 @@ def test_mid_epoch_resume_is_exact(tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "training_step", crash_at_step_8)
+    monkeypatch.setattr(loop_mod, "training_step", crash_at_step_8)
     with pytest.raises(KeyboardInterrupt):
         Trainer(config(tmp_path / "split"), splits=splits()).fit()
-    monkeypatch.setattr(train_mod, "training_step", real)
-    state = checkpoint.load(tmp_path / "split" / "last.pt")["state"]
-    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 7)
+    monkeypatch.setattr(loop_mod, "training_step", real)
+    ck = checkpoint.load(tmp_path / "split" / "last.pt")
+    assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], ck["loop"]["step_count"]) == (1, 2, 7)
     second = Trainer(config(tmp_path / "split"), splits=splits())
     rec = second.fit()
     assert rec["resumed"]
@@ -226,17 +226,17 @@ def test_inf_gradient_stops_with_step_and_mode(mode, tmp_path):
 
 @pytest.mark.parametrize("mode", ["vae", "savae"])
 def test_inf_gradient_skip_mode(mode, tmp_path, monkeypatch):
-    import savae_lite.train as train_mod
+    import savae_lite.loop as loop_mod
 
     trainer = Trainer(config(tmp_path / mode, mode=mode, on_nan="skip"), splits=splits())
     counter = {"step": -1}
-    real = train_mod.training_step
+    real = loop_mod.training_step
 
     def counting(*args, **kwargs):
         counter["step"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "training_step", counting)
+    monkeypatch.setattr(loop_mod, "training_step", counting)
     _inf_grad_on(trainer.model.decoder.out.weight, {1, 6}, counter)
     record = trainer.fit()
     assert record["skipped_batches"] == 2
@@ -249,7 +249,7 @@ def test_inf_gradient_skip_mode(mode, tmp_path, monkeypatch):
 def test_non_finite_parameters_are_never_checkpointed(on_nan, tmp_path):
     """An optimiser step that leaves inf in the parameters (finite loss and gradient) must not reach disk."""
     trainer = Trainer(config(tmp_path / on_nan, mode="vae", on_nan=on_nan), splits=splits())
-    real_step, calls = trainer.optim.step, {"n": 0}
+    real_step, calls = trainer.loop.optimizer.step, {"n": 0}
 
     def poisoned_step(*args, **kwargs):
         out = real_step(*args, **kwargs)
@@ -259,7 +259,7 @@ def test_non_finite_parameters_are_never_checkpointed(on_nan, tmp_path):
                 trainer.model.decoder.h0.bias[0] = float("inf")
         return out
 
-    trainer.optim.step = poisoned_step
+    trainer.loop.optimizer.step = poisoned_step
     if on_nan == "stop":
         with pytest.raises(FloatingPointError, match=r"non-finite parameters \(decoder\.h0\.bias\).*not written"):
             trainer.fit()
@@ -267,7 +267,7 @@ def test_non_finite_parameters_are_never_checkpointed(on_nan, tmp_path):
         with pytest.warns(RuntimeWarning, match="non-finite parameters"):
             trainer.fit()
     ck = checkpoint.load(tmp_path / on_nan / "last.pt")
-    assert ck["state"]["global_step"] == 2  # the checkpoint after the second step, the last good one
+    assert ck["loop"]["step_count"] == 2  # the checkpoint after the second step, the last good one
     assert all(torch.isfinite(v).all() for v in ck["model"].values())
 
 
@@ -477,7 +477,7 @@ def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
 def test_best_checkpoint_is_not_resumable(tmp_path):
     out = _finished_run(tmp_path)
     os.replace(out / "best.pt", out / "last.pt")
-    with pytest.raises(ValueError, match="not a resumable checkpoint.*optim"):
+    with pytest.raises(ValueError, match="not a resumable checkpoint.*loop"):
         Trainer(config(out, epochs=2, iw_samples=0), splits=splits()).fit()
 
 

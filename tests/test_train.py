@@ -105,10 +105,15 @@ def test_nan_skip_mode_skips_batches(tmp_path):
     assert record["skipped_batches"] == 3
 
 
-@pytest.mark.parametrize("field,value,flag", [("mode", "magic", "--mode"), ("hvp", "x", "--hvp"),
-                                              ("optimizer", "rmsprop", "--optimizer"), ("device", "tpu", "--device")])
+@pytest.mark.parametrize("field,value,flag", [("mode", "magic", "--mode"), ("svi.hvp", "x", "--hvp"),
+                                              ("optimizer", "rmsprop", "--optimizer"), ("device", "tpu", "--device"),
+                                              ("lr_schedule", "cosine", "--lr-schedule")])
 def test_bad_settings_are_named(field, value, flag, tmp_path):
     cfg = run_config("text", "vae", tmp_path / "bad")
-    setattr(cfg.train, field, value)
+    *path, name = field.split(".")
+    target = cfg.train
+    for part in path:
+        target = getattr(target, part)
+    setattr(target, name, value)
     with pytest.raises(ValueError, match=flag):
         Trainer(cfg, splits=text_splits())

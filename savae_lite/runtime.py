@@ -1,4 +1,4 @@
-"""Seeding, device choice and the book's quick-mode switch — one place for each."""
+"""Where and how a run executes: the device, the seed and the book's quick-mode switch — one place for each."""
 from __future__ import annotations
 
 import os
