@@ -154,3 +154,19 @@ def test_sample_matches_a_naive_full_image_loop():
             r, c = divmod(i, 6)
             x[:, :, r, c] = torch.bernoulli(torch.sigmoid(model.logits(x, z)[:, :, r, c]), generator=g)
     assert torch.equal(fast, x)
+
+
+@pytest.mark.parametrize("cls", [ImageVAE, PixelCNNLM])
+def test_one_channel_decoder_does_not_see_the_current_pixel(cls):
+    """dec_channels == 1 (equal to the image's one channel): logit i depends on x_<i only, never on x_i."""
+    size = 6
+    cfg = ImageModelConfig(**{**CFG.__dict__, "image_size": size, "dec_channels": 1})
+    torch.manual_seed(0)
+    model = cls(cfg).double()
+    assert not model.decoder.layers[0].residual
+    x = binary_images(1, size).double()
+    z = torch.randn(1, cfg.latent_dim, dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda t: model.logits(t, z).flatten(), x)  # (n, 1, 1, H, W)
+    dep = J.reshape(size * size, size * size).abs()
+    assert dep.triu().max() == 0  # neither the present (diagonal) nor the future
+    assert dep[1:].sum(1).min() > 0  # every logit but the first sees some earlier pixel

@@ -4,7 +4,9 @@ Chapter: Images (PixelCNN).
 
 Images are binary, x (B, 1, H, W) with values in {0, 1}, H = W = ``image_size``. The decoder is
 p(x | z) = prod_i Bernoulli(x_i; sigmoid(logit_i(x_<i, z))): z -> Linear -> ``cond_maps`` feature maps of
-H x W, which condition a gated PixelCNN (see ``pixelcnn.py``). Everything is a single batched forward pass
+H x W, which condition a two-stack (vertical + horizontal) gated PixelCNN without a blind spot: a logit sees
+every earlier pixel within its receptive field, and with the ``paper()`` decoder that is every earlier pixel of
+the 28 x 28 image (see ``pixelcnn.py``). Everything is a single batched forward pass
 (no loop over pixels), so ``neg_log_lik`` is cheap and twice differentiable (exact Hessian-vector products
 in differentiable SVI). Only ``sample`` loops over pixels, in raster order.
 """
@@ -84,7 +86,7 @@ def check_images(x: torch.Tensor, size: int) -> None:
 
 
 class ImageVAE(LatentVariableModel):
-    """VAE for binary images: ResNet q(z | x), gated PixelCNN p(x | z).
+    """VAE for binary images: ResNet q(z | x), two-stack gated PixelCNN p(x | z) (z enters its first layer).
 
     ``encode``: x (B, 1, H, W) -> mu, logvar (B, Z);  ``neg_log_lik``: x (B, 1, H, W), z (B, Z) -> (B,);
     ``logits``: -> (B, 1, H, W). A z of batch 1 is broadcast over x's batch without copying.
@@ -128,7 +130,7 @@ class ImageVAE(LatentVariableModel):
         like = self.z_to_maps.weight
         if z is None:
             z = torch.randn(n, self.latent_dim, dtype=like.dtype, device=like.device, generator=generator)
-        term = self.decoder.cond_term(self.cond_maps(z.to(like)))  # (n | 1, 2C, H, W), computed once
+        term = self.decoder.cond_term(self.cond_maps(z.to(like)))  # (n | 1, 4C, H, W), computed once
         return sample_raster(lambda xr: self.decoder(xr, cond_term=term[:, :, : xr.shape[2]]),
                              n, self.image_size, like, generator)
 
