@@ -28,16 +28,16 @@ class Splits:
 
 def build_data(cfg: RunConfig) -> Splits:
     """Load and batch the data set named in ``cfg.data`` (no download unless ``cfg.data.download``)."""
-    from savae_lite import data as D
+    from savae_lite import data
 
     dc = cfg.data
     if dc.name in ("ptb", "yahoo", "ewt"):
-        corpus = D.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
+        corpus = data.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
                              max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download)
         pad = corpus.vocab.pad_idx
 
         def batches(sents, gen=None, shuffle=False):
-            return D.text_batches(sents, dc.batch_size, pad_idx=pad, by_length=dc.by_length, shuffle=shuffle,
+            return data.text_batches(sents, dc.batch_size, pad_idx=pad, by_length=dc.by_length, shuffle=shuffle,
                                   generator=gen)
 
         info = {"dataset": dc.name, "vocab_size": len(corpus.vocab),
@@ -45,31 +45,32 @@ def build_data(cfg: RunConfig) -> Splits:
         return Splits(lambda g: batches(corpus.train, g, True), batches(corpus.valid), batches(corpus.test),
                       "text", corpus.vocab, info)
     if dc.name == "omniglot":
-        images = D.load_omniglot(dc.data_dir, source=dc.omniglot_source, max_images=dc.max_images,
-                                 download=dc.download)
+        images = data.load_omniglot(dc.data_dir, source=dc.omniglot_source, max_images=dc.max_images,
+                                    download=dc.download)
         seed = cfg.train.seed
 
-        def fixed(x):
-            return list(D.image_batches(x, dc.batch_size, binarize="fixed", seed=seed))
+        def fixed(x, split_seed):  # binarised once, each split from its own seed
+            return list(data.image_batches(x, dc.batch_size, binarize="fixed", seed=split_seed))
 
         info = {"dataset": "omniglot", "source": dc.omniglot_source,
                 "images": {s: int(getattr(images, s).shape[0]) for s in ("train", "valid", "test")}}
-        return Splits(lambda g: list(D.image_batches(images.train, dc.batch_size, shuffle=True, generator=g,
-                                                     binarize="dynamic")),
-                      fixed(images.valid), fixed(images.test), "image", None, info)
+        return Splits(lambda g: list(data.image_batches(images.train, dc.batch_size, shuffle=True, generator=g,
+                                                        binarize="dynamic")),
+                      fixed(images.valid, seed), fixed(images.test, seed + 1), "image", None, info)
     raise ValueError(f"--data: unknown data set {dc.name!r}; choose ptb, yahoo, ewt or omniglot")
 
 
 def model_config(cfg: RunConfig, vocab_size: int | None = None):
     """The model's dataclass config: the named preset, then ``cfg.model`` overrides (unknown keys rejected)."""
     if cfg.model_kind == "text":
-        from savae_lite.models.text import TextModelConfig as C
+        from savae_lite.models.text import TextModelConfig
 
-        base = getattr(C, cfg.model_preset)(vocab_size) if vocab_size else getattr(C, cfg.model_preset)()
+        make = getattr(TextModelConfig, cfg.model_preset)
+        base = make(vocab_size) if vocab_size else make()
     elif cfg.model_kind == "image":
-        from savae_lite.models.image import ImageModelConfig as C
+        from savae_lite.models.image import ImageModelConfig
 
-        base = getattr(C, cfg.model_preset)()
+        base = getattr(ImageModelConfig, cfg.model_preset)()
     else:
         raise ValueError(f"model_kind: unknown {cfg.model_kind!r}; choose text or image")
     names = {f.name for f in dataclasses.fields(base)}

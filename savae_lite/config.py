@@ -41,7 +41,7 @@ class TrainConfig:
     epochs: int = option(30, "maximum number of epochs")
     optimizer: str = option("sgd", "sgd (text, the paper) or adam (images)")
     lr: float = option(1.0, "learning rate of the model's optimiser")
-    lr_schedule: str = option("plateau", "original: from decay_start_epoch, once an epoch fails to improve the "
+    lr_schedule: str = option("original", "original: from decay_start_epoch, once an epoch fails to improve the "
                               "validation bound, decay lr after every epoch (train_text.py); plateau: decay only "
                               "after epochs without improvement")
     decay_start_epoch: int = option(15, "first epoch at which lr may decay (0: never decay)")
@@ -49,7 +49,8 @@ class TrainConfig:
     min_lr: float = option(0.03, "stop training once lr falls below this")
     grad_clip: float = option(5.0, "global gradient-norm clip before each optimiser step (0: off)")
     kl_start: float = option(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing")
-    kl_warmup_epochs: float = option(10.0, "epochs over which the KL weight rises linearly to 1")
+    kl_warmup_epochs: float = option(9.0, "epochs over which the KL weight rises linearly from kl_start to 1 (9 with "
+                                          "kl_start 0.1 is the original's --warmup 10: +1/(10 x batches) per batch)")
     svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI used while training (and its HVPs)"})
     test_svi_steps: int | None = option(None, "SVI steps K of test-time refinement (default: the training K)")
     iw_samples: int = option(500, "importance samples for the final IW-NLL (0: skip)")
@@ -103,13 +104,19 @@ def preset(name: str) -> RunConfig:
     return PRESETS[name]()
 
 
+def original_svi(batch_size: int, steps: int = 20) -> SVIConfig:
+    """The original code's SVI as per-example steps: lr 1 on a batch *mean* is lr 1/B per example (1/32 for
+    text, 1/50 for images), momentum 0.5, gradient clip 5 (per example here, whole batch there)."""
+    return SVIConfig(steps=steps, lr_mu=1.0 / batch_size, lr_logvar=1.0 / batch_size, momentum=0.5, clip=5.0)
+
+
 def _ptb_small() -> RunConfig:
     """The README's CPU recipe: 3,000 PTB sentences of <= 30 words, the small LSTM, K = 5, three epochs
     (minutes on a laptop CPU). The paper's KL annealing (0.1 -> 1) runs over the first two epochs."""
     return RunConfig(
         data=DataConfig(name="ptb", batch_size=32, max_len=30, max_sentences=3000),
         train=TrainConfig(mode="savae", epochs=3, lr=1.0, decay_start_epoch=2, kl_start=0.1, kl_warmup_epochs=2,
-                          svi=SVIConfig(steps=5), iw_samples=500, iw_max_examples=100,
+                          svi=original_svi(32, steps=5), iw_samples=500, iw_max_examples=100,
                           out_dir="runs/ptb-small"),
         model_kind="text", model_preset="small")
 
@@ -121,7 +128,7 @@ def _ptb_quick() -> RunConfig:
     cfg.model_preset = "tiny"
     cfg.model = {"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4}
     cfg.train.epochs = 2
-    cfg.train.svi = SVIConfig(steps=3)
+    cfg.train.svi = original_svi(32, steps=3)
     cfg.train.iw_samples = 10
     cfg.train.iw_max_examples = 64
     cfg.train.max_steps_per_epoch = 20
@@ -132,19 +139,26 @@ def _ptb_quick() -> RunConfig:
 
 
 def _yahoo_paper() -> RunConfig:
+    """The original text set-up (train_text.py): Yahoo, batches of 32, LSTM 1024, z 32, uniform(-0.1, 0.1)
+    initialisation, SGD lr 1 with the original halving schedule from epoch 15 (stop below 0.03), <= 30 epochs,
+    KL weight 0.1 -> 1 (--warmup 10), global clip 5, K = 20 SVI steps of lr 1/32 per example."""
     return RunConfig(
         data=DataConfig(name="yahoo", batch_size=32, max_len=200, vocab_size=20_000),
-        train=TrainConfig(mode="savae", epochs=30, lr=1.0, decay_start_epoch=15, min_lr=0.03,
-                          svi=SVIConfig(steps=20), iw_samples=500, out_dir="runs/yahoo-paper"),
+        train=TrainConfig(mode="savae", epochs=30, optimizer="sgd", lr=1.0, lr_schedule="original",
+                          decay_start_epoch=15, lr_decay=0.5, min_lr=0.03, grad_clip=5.0, kl_start=0.1,
+                          kl_warmup_epochs=9.0, svi=original_svi(32, steps=20), iw_samples=500,
+                          out_dir="runs/yahoo-paper"),
         model_kind="text", model_preset="paper")
 
 
 def _omniglot_paper() -> RunConfig:
+    """The original image set-up (train_img.py): Omniglot 28 x 28, batches of 50, Adam 1e-3, 100 epochs, no
+    learning-rate decay, KL weight 0.1 -> 1 (--warmup 10), global clip 5, K = 20 SVI steps of lr 1/50."""
     return RunConfig(
         data=DataConfig(name="omniglot", batch_size=50),
         train=TrainConfig(mode="savae", epochs=100, optimizer="adam", lr=1e-3, decay_start_epoch=0,
-                          kl_start=1.0, kl_warmup_epochs=0, svi=SVIConfig(steps=20), iw_samples=500,
-                          out_dir="runs/omniglot-paper"),
+                          grad_clip=5.0, kl_start=0.1, kl_warmup_epochs=9.0, svi=original_svi(50, steps=20),
+                          iw_samples=500, out_dir="runs/omniglot-paper"),
         model_kind="image", model_preset="paper")
 
 
@@ -152,7 +166,8 @@ def _omniglot_small() -> RunConfig:
     cfg = _omniglot_paper()
     cfg.model_preset = "small"
     cfg.train.epochs = 5
-    cfg.train.svi = SVIConfig(steps=5)
+    cfg.train.kl_warmup_epochs = 2.0  # the paper's warm-up would never reach weight 1 in five epochs
+    cfg.train.svi = original_svi(50, steps=5)
     cfg.train.iw_max_examples = 500
     cfg.train.out_dir = "runs/omniglot-small"
     return cfg
@@ -164,7 +179,8 @@ def _omniglot_quick() -> RunConfig:
     cfg.model = {"image_size": 28}
     cfg.data.max_images = 200
     cfg.train.epochs = 2
-    cfg.train.svi = SVIConfig(steps=3)
+    cfg.train.kl_warmup_epochs = 1.0
+    cfg.train.svi = original_svi(50, steps=3)
     cfg.train.iw_samples = 10
     cfg.train.iw_max_examples = 50
     cfg.train.max_steps_per_epoch = 10

@@ -32,7 +32,3 @@ def log_prior(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I); (..., Z) -> (...)."""
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
-
-def entropy(logvar: torch.Tensor) -> torch.Tensor:
-    """Entropy of N(mu, diag exp(logvar)); (B, Z) -> (B,)."""
-    return 0.5 * (LOG_2PI + 1.0 + logvar).sum(-1)

@@ -1,6 +1,6 @@
 """Objectives and metrics, written once against the model interface of :mod:`savae_lite.models.base`.
 
-Chapter: *The amortization gap* (ELBO, IW-NLL) and *Text* (MI, active units, perplexity).
+Chapter: *The amortization gap* (ELBO, IW-NLL) and *SA-VAE* (MI, active units; perplexity for text).
 
 Conventions: every per-example quantity is a (B,) tensor in nats; ``neg_elbo`` is the loss f(lambda, theta; x)
 minimised by every training mode, with an optional KL weight (annealing).

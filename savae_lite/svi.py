@@ -27,8 +27,10 @@ class SVIConfig:
     """SVI hyper-parameters, shared by plain SVI (:func:`svi`) and differentiable SVI
     (:func:`savae_lite.unrolled.unrolled_svi`).
 
-    ``lr_*`` are per-example step sizes on the per-example objective (the original code's lr 1 on a mean over
-    batches of 32 is lr 1/32 here); ``clip`` bounds the per-example gradient norm of mu and of logvar
+    ``lr_*`` are per-example step sizes on the per-example objective, so a step does not change with the size
+    of a batch (or of the last, smaller bucket). The original code takes lr 1 on a batch *mean*, i.e. lr 1/B
+    per example: each preset takes its default from its batch size (1/32 for text, 1/50 for images; see
+    :func:`savae_lite.config.original_svi`). ``clip`` bounds the per-example gradient norm of mu and of logvar
     separately (None: no clipping). ``hvp`` is how Algorithm 1 differentiates through the steps (``fd``:
     finite differences, ``exact``: double backward); plain SVI ignores it.
     """

@@ -70,3 +70,15 @@ def test_deterministic_under_a_seed():
     torch.manual_seed(7)
     nb = b.neg_log_lik(x, torch.randn(3, 3))
     assert torch.equal(na, nb)
+
+
+def test_original_initialisation_is_uniform_in_the_range():
+    import dataclasses
+
+    torch.manual_seed(0)
+    cfg = TextModelConfig.tiny(30)
+    for model in (TextVAE(cfg), LSTMLanguageModel(cfg)):
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert flat.abs().max() <= 0.1 and flat.abs().max() > 0.09 and flat.std() > 0.05
+    default = TextVAE(dataclasses.replace(cfg, init_range=None))
+    assert max(float(p.detach().abs().max()) for p in default.parameters()) > 0.1

@@ -18,6 +18,7 @@ def tiny_text_vae(dropout=0.2):
     torch.manual_seed(0)
     cfg = TextModelConfig.tiny(20)
     cfg.dropout = dropout
+    cfg.init_range = None  # torch's default initialisation: larger gradients, so the SVI clip is exercised
     return TextVAE(cfg).double()
 
 

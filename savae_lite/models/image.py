@@ -1,6 +1,6 @@
 """The image models: a VAE with a ResNet encoder and a gated PixelCNN decoder, and the plain PixelCNN (autoreg).
 
-Chapter: Images (PixelCNN).
+Chapter: the image chapter (gated PixelCNN on Omniglot), still to be written.
 
 Images are binary, x (B, 1, H, W) with values in {0, 1}, H = W = ``image_size``. The decoder is
 p(x | z) = prod_i Bernoulli(x_i; sigmoid(logit_i(x_<i, z))): z -> Linear -> ``cond_maps`` feature maps of
@@ -158,7 +158,7 @@ class PixelCNNLM(LatentVariableModel):
 
     def neg_log_lik(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         check_images(x, self.image_size)
-        return bernoulli_nll(self.decoder(x), x)
+        return bernoulli_nll(self.logits(x), x)
 
     def num_targets(self, x: torch.Tensor) -> torch.Tensor:
         return torch.full((x.shape[0],), float(x.shape[-2] * x.shape[-1]), dtype=x.dtype, device=x.device)

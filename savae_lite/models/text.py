@@ -1,6 +1,7 @@
 """LSTM text models: the VAE of Kim et al. (2018) and the ``autoreg`` LSTM language model.
 
-Chapter: *Text (LSTM)*.
+Chapter: *SVI* (a small text VAE refined by SVI) and *SA-VAE* (the synthetic oracle is its decoder); the
+chapter that trains it on real text (PTB) is still to be written.
 
 A batch x is a LongTensor (B, T): ``<s> w_1 .. w_n </s>`` followed by ``<pad>`` (id ``pad_idx``) when sentences
 of different lengths share a batch. The decoder reads x[:, :-1] and predicts x[:, 1:] (so ``</s>`` is predicted
@@ -30,6 +31,7 @@ class TextModelConfig:
     word_dropout: float = 0.0  # probability of replacing a decoder input word by <unk> (training only)
     pad_idx: int = 0
     unk_idx: int = 1
+    init_range: float | None = 0.1  # every parameter ~ uniform(-r, r) after construction (train_text.py); None: torch's
 
     @classmethod
     def paper(cls, vocab_size: int = 20_000) -> "TextModelConfig":
@@ -43,6 +45,16 @@ class TextModelConfig:
     @classmethod
     def tiny(cls, vocab_size: int = 50) -> "TextModelConfig":
         return cls(vocab_size=vocab_size, emb_dim=8, enc_hidden=12, dec_hidden=12, latent_dim=3, dropout=0.0)
+
+
+def init_uniform(model: nn.Module, r: float | None) -> None:
+    """Draw every parameter of ``model`` from uniform(-r, r), as the original code does for its text models
+    (``r=None`` keeps PyTorch's default initialisation)."""
+    if r is None:
+        return
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-r, r)
 
 
 def check_tokens(x: torch.Tensor, cfg: TextModelConfig, values: bool = True) -> None:
@@ -147,6 +159,7 @@ class TextVAE(LatentVariableModel):
         self.latent_dim = cfg.latent_dim
         self.encoder = TextEncoder(cfg)
         self.decoder = TextDecoder(cfg, cfg.latent_dim)
+        init_uniform(self, cfg.init_range)
 
     def encode(self, x):
         check_tokens(x, self.cfg)
@@ -157,7 +170,8 @@ class TextVAE(LatentVariableModel):
         return self.decoder.token_nll(x, z).sum(1)
 
     def token_nll(self, x, z):
-        """Per-token -log p, (B, T-1); used by saliency."""
+        """Per-token -log p(x_t | x_<t, z), (B, T-1); 0 at padded positions (the per-token terms of
+        :meth:`neg_log_lik`, e.g. for output saliency)."""
         check_tokens(x, self.cfg, values=x.device.type == "cpu")
         return self.decoder.token_nll(x, z)
 
@@ -173,6 +187,7 @@ class LSTMLanguageModel(LatentVariableModel):
         self.cfg = cfg
         self.latent_dim = 0
         self.decoder = TextDecoder(cfg, 0)
+        init_uniform(self, cfg.init_range)
 
     def neg_log_lik(self, x, z=None):
         check_tokens(x, self.cfg)
