@@ -5,25 +5,9 @@ Chapter: *Introduction* (the data flow config -> data -> model -> mode -> traine
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Callable
-
-import torch
 
 from savae_lite.config import RunConfig
-
-
-@dataclass
-class Splits:
-    """Batched data for one run. ``train_batches(generator)`` re-shuffles (and, for images, re-binarises)
-    with the given generator; valid/test batches are fixed. ``vocab`` is set for text."""
-
-    train_batches: Callable[[torch.Generator], list[torch.Tensor]]
-    valid: list[torch.Tensor]
-    test: list[torch.Tensor]
-    kind: str
-    vocab: Any = None
-    info: dict | None = None
+from savae_lite.data.splits import Splits
 
 
 def build_data(cfg: RunConfig) -> Splits:
@@ -33,12 +17,12 @@ def build_data(cfg: RunConfig) -> Splits:
     dc = cfg.data
     if dc.name in ("ptb", "yahoo", "ewt"):
         corpus = data.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
-                             max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download)
+                                max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download)
         pad = corpus.vocab.pad_idx
 
         def batches(sents, gen=None, shuffle=False):
             return data.text_batches(sents, dc.batch_size, pad_idx=pad, by_length=dc.by_length, shuffle=shuffle,
-                                  generator=gen)
+                                     generator=gen)
 
         info = {"dataset": dc.name, "vocab_size": len(corpus.vocab),
                 "sentences": {s: len(getattr(corpus, s)) for s in ("train", "valid", "test")}}

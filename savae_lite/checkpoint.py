@@ -1,4 +1,4 @@
-"""Checkpoints that never lose work: written atomically (temp file + ``os.replace``), loaded with
+"""Checkpoints that never lose work: written atomically (:mod:`savae_lite.atomic`), loaded with
 ``weights_only=True`` (no arbitrary unpickling), checked against the run's config on resume.
 
 Chapter: *Introduction* (running long experiments).
@@ -6,51 +6,20 @@ Chapter: *Introduction* (running long experiments).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from savae_lite.atomic import atomic_write
+from savae_lite.atomic import remove_stale_temporaries as remove_stale_temporaries  # re-export (train.py)
+
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """Save ``obj`` with ``torch.save`` so that ``path`` is either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable (a power cut right after it keeps the new file)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
-    """Delete ``<name>.*.tmp`` files that :func:`atomic_save` left next to ``path`` when its process was killed
-    mid-write (never a complete checkpoint: ``path`` itself is only ever replaced by a finished file)."""
-    path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(path.name + ".*.tmp"):
-        try:
-            tmp.unlink()
-            removed.append(tmp)
-        except OSError:
-            pass
-    return removed
+    """Save ``obj`` with ``torch.save`` so that ``path`` is either the old file or the complete new one
+    (see :func:`savae_lite.atomic.atomic_write`; a killed write leaves a ``<name>.*.tmp`` file that
+    :func:`remove_stale_temporaries` deletes)."""
+    with atomic_write(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:

@@ -8,11 +8,12 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from savae_lite.atomic import atomic_write
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str:
@@ -39,21 +40,11 @@ def environment(device: torch.device | str) -> dict:
 
 
 def write_json(obj: dict, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (pretty-printed, keys in insertion order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+    """Write JSON atomically (pretty-printed, keys in insertion order, permission 0644); return the path."""
+    with atomic_write(path, "w") as fh:
         json.dump(obj, fh, indent=1, default=str)
         fh.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results file is meant to be shared
-    os.replace(tmp, path)
-    return path
-
-
-def read_json(path: str | os.PathLike) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
+    return Path(path)
 
 
 def stamp() -> str:

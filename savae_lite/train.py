@@ -19,7 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from savae_lite import checkpoint, results
-from savae_lite.build import Splits, build_data, build_model
+from savae_lite.build import build_data, build_model
+from savae_lite.data.splits import Splits
 from savae_lite.config import RunConfig
 from savae_lite.runtime import pick_device, set_seed
 from savae_lite.evaluate import evaluate, test_report

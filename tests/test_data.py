@@ -9,7 +9,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
+import requests
 import scipy.io
 import torch
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from savae_lite.data import (SOURCES, DataError, ImageData, TaggedSentence, TextCorpus, Vocab, binarize_fixed,
                              data_dir, fetch, image_batches, load_omniglot, load_text, read_conllu,
                              read_ptb_file, text_batches, verify)
+from savae_lite.data import download as download_mod
 from savae_lite.data import images as images_mod
 from savae_lite.data import text as text_mod
 from savae_lite.data.conllu import parse_conllu
@@ -54,24 +57,76 @@ def test_verify_wrong_md5_names_file_and_both_hashes(tmp_path):
     assert str(f) in str(err.value) and good in str(err.value) and "0" * 32 in str(err.value)
 
 
-def test_fetch_from_file_url_is_atomic_and_verified(tmp_path):
-    src = tmp_path / "src.bin"
-    src.write_bytes(b"abc" * 1000)
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+@pytest.fixture
+def fake_http(monkeypatch):
+    """No network: pooch's HTTP downloader serves ``served[url]`` (404 for anything else); ``calls`` lists
+    the URLs asked for."""
+    served: dict[str, bytes] = {}
+    calls: list[str] = []
+
+    def download(self, url, output_file, pooch_, check_only=False):
+        calls.append(url)
+        if url not in served:
+            raise requests.exceptions.HTTPError(f"404 Client Error: Not Found for url: {url}")
+        Path(output_file).write_bytes(served[url])
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", download)
+    return served, calls
+
+
+def test_fetch_is_atomic_and_verified(tmp_path, fake_http):
+    served, calls = fake_http
+    url = "https://example.invalid/src.bin"
+    served[url] = b"abc" * 1000
+    sha = hashlib.sha256(served[url]).hexdigest()
     dest = tmp_path / "cache" / "sub" / "dest.bin"
     with pytest.raises(DataError, match="dest.bin"):
-        fetch(src.as_uri(), dest, sha256="f" * 64)
-    assert not dest.exists() and list(dest.parent.iterdir()) == []  # no half-written or .part file left
-    assert fetch(src.as_uri(), dest, sha256=sha).read_bytes() == src.read_bytes()
+        fetch(url, dest, sha256="f" * 64)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []  # no half-written or temporary file left
+    assert fetch(url, dest, sha256=sha).read_bytes() == served[url]
+    assert fetch(url, dest, md5=hashlib.md5(served[url]).hexdigest(), sha256=sha) == dest
+    assert len(calls) == 2
     assert fetch("http://invalid.invalid/never-used", dest, sha256=sha) == dest  # present: no download
     with pytest.raises(DataError):
         fetch("http://invalid.invalid/never-used", dest, md5="0" * 32)
+    assert len(calls) == 2 and dest.read_bytes() == served[url]  # a present bad file is not re-downloaded
+    both = tmp_path / "both.bin"
+    with pytest.raises(DataError, match="md5 checksum mismatch"):
+        fetch(url, both, md5="0" * 32, sha256=sha)  # pooch checks sha256; the md5 is checked as well
+    assert not both.exists()
 
 
-def test_fetch_failure_is_a_data_error(tmp_path):
+def test_fetch_failure_is_a_data_error(tmp_path, fake_http):
     with pytest.raises(DataError, match="missing.bin.*failed"):
-        fetch((tmp_path / "nowhere.bin").as_uri(), tmp_path / "missing.bin")
+        fetch((tmp_path / "nowhere.bin").as_uri(), tmp_path / "missing.bin")  # not http(s)
+    with pytest.raises(DataError, match=r"missing\.bin.*failed.*404"):
+        fetch("https://example.invalid/gone.bin", tmp_path / "missing.bin")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ensure_downloads_only_when_allowed(tmp_path, fake_http):
+    served, calls = fake_http
+    rel = "ptb/ptb.valid.txt"
+    served[SOURCES[rel].url] = text_mod.ptb_embedded_text("valid").encode()  # the canonical bytes
+    with pytest.raises(DataError, match="download=True"):
+        download_mod.ensure(rel, tmp_path)
+    assert calls == [] and not (tmp_path / "ptb").exists()
+    path = download_mod.ensure(rel, tmp_path, download=True)  # checked against the real md5 in SOURCES
+    assert path == tmp_path / rel and path.read_bytes() == served[SOURCES[rel].url]
+    assert download_mod.ensure(rel, tmp_path, download=True) == path and len(calls) == 1
+
+
+@needs_shared
+def test_shared_cache_is_verified_in_place_without_writing(monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("a present file must not be handed to pooch")
+
+    monkeypatch.setattr(pooch, "retrieve", no_download)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (SHARED / "ptb").iterdir())
+    for split in ("train", "valid", "test"):
+        rel = f"ptb/ptb.{split}.txt"
+        assert download_mod.ensure(rel, SHARED, download=True) == SHARED / rel
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (SHARED / "ptb").iterdir()) == before
 
 
 def test_missing_file_message_tells_how_to_get_it(tmp_path):
@@ -191,7 +246,7 @@ def test_yahoo_read_only_folder_reads_from_archive(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(text_mod, "_write_atomic", refuse)
+    monkeypatch.setattr(text_mod, "write_bytes", refuse)
     assert len(load_text("yahoo", tmp_path, checksums=False).train) == 3
     assert not (tmp_path / "yahoo" / "yahoo.train.txt").exists()
     with pytest.raises(DataError, match=str(archive.name) + ".*md5"):

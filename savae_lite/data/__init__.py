@@ -11,11 +11,12 @@ Shapes: a text corpus is lists of id lists ``[<s>, w1..wn, </s>]``; :func:`text_
 from savae_lite.data.conllu import TaggedSentence, read_conllu
 from savae_lite.data.download import SOURCES, DataError, data_dir, fetch, verify
 from savae_lite.data.images import ImageData, binarize_fixed, image_batches, load_omniglot
+from savae_lite.data.splits import Splits
 from savae_lite.data.text import TextCorpus, load_text, read_ptb_file, text_batches
 from savae_lite.data.vocab import Vocab
 
 __all__ = [
     "data_dir", "DataError", "fetch", "verify", "SOURCES", "Vocab", "TextCorpus", "load_text", "read_ptb_file",
     "text_batches", "read_conllu", "TaggedSentence", "ImageData", "load_omniglot", "image_batches",
-    "binarize_fixed",
+    "binarize_fixed", "Splits",
 ]

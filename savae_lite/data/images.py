@@ -10,7 +10,7 @@ original order:
   (17,280 + 2,000); test = the 659 evaluation characters x 20 = 13,180 images. The alphabets of the test set
   do not occur in training.
 * ``'zip'``: the canonical PNG zips ``omniglot_canonical/images_{background,evaluation}.zip``; same images and
-  split as 'npz' (decoded with the small PNG reader in this module, so Pillow is not needed).
+  split as 'npz' (the 1-bit PNGs are decoded with Pillow).
 * ``'mat'``: Burda et al.'s ``omniglot/chardata.mat``, already 28x28 with grey values; keys ``data`` (784, 24345)
   and ``testdata`` (784, 8070). Train + valid = 24,345 (22,345 + 2,000), test = 8,070. Every character occurs
   in both. Each column is one image stored column-major, i.e. ``column.reshape(28, 28, order='F')`` -- what
@@ -21,9 +21,9 @@ integer, so windows of 4 or 5 pixels overlap); each output pixel is the fraction
 """
 from __future__ import annotations
 
+import io
 import os
 import re
-import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from savae_lite.data.download import DataError, ensure
 from savae_lite.data.download import data_dir as _data_dir
@@ -40,7 +41,6 @@ from savae_lite.data.download import data_dir as _data_dir
 SIDE = 28
 N_VALID = 2000
 IMAGE_SOURCES = ("npz", "zip", "mat")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -53,65 +53,16 @@ class ImageData:
 
 
 def decode_png(data: bytes, name: str = "<png>") -> np.ndarray:
-    """A greyscale, non-interlaced PNG (bit depth 1, 2, 4 or 8) -> float32 (H, W) in [0, 1], 1 = white."""
-    if not data.startswith(_PNG_SIGNATURE):
-        raise DataError(f"{name}: not a PNG file")
-    pos, header, idat = 8, None, []
-    while pos + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body, crc = data[pos + 8:pos + 8 + length], data[pos + 8 + length:pos + 12 + length]
-        if len(crc) < 4 or zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
-            raise DataError(f"{name}: corrupt PNG chunk {kind!r} (bad CRC or truncated)")
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not idat:
-        raise DataError(f"{name}: PNG without IHDR or IDAT chunk")
-    width, height, depth, color, _, _, interlace = header
-    if color != 0 or depth not in (1, 2, 4, 8) or interlace:
-        raise DataError(f"{name}: unsupported PNG (colour type {color}, bit depth {depth}, interlace "
-                        f"{interlace}); only non-interlaced greyscale of depth 1, 2, 4, 8 is supported")
-    stride = (width * depth + 7) // 8
+    """A PNG (any mode Pillow can turn into 8-bit grey; Omniglot's are 1-bit) -> float32 (H, W) in [0, 1],
+    1 = white. DataError naming ``name`` for a corrupt or truncated file."""
     try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as err:
-        raise DataError(f"{name}: corrupt PNG image data ({err})") from None
-    if len(raw) != height * (stride + 1):
-        raise DataError(f"{name}: PNG image data has {len(raw)} bytes, expected {height * (stride + 1)}")
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prior = np.zeros(stride, dtype=np.uint8)
-    for y in range(height):  # undo the per-row filters; one byte per pixel step (bpp = 1)
-        kind, line = int(rows[y, 0]), rows[y, 1:]
-        if kind == 0:
-            cur = line.copy()
-        elif kind == 1:
-            cur = np.cumsum(line, dtype=np.uint8)
-        elif kind == 2:
-            cur = line + prior
-        elif kind in (3, 4):
-            cur_list, up, left, upleft = [], prior.tolist(), 0, 0
-            for i, v in enumerate(line.tolist()):
-                if kind == 3:
-                    pred = (left + up[i]) >> 1
-                else:
-                    p = left + up[i] - upleft
-                    pa, pb, pc = abs(p - left), abs(p - up[i]), abs(p - upleft)
-                    pred = left if pa <= pb and pa <= pc else (up[i] if pb <= pc else upleft)
-                left, upleft = (v + pred) & 255, up[i]
-                cur_list.append(left)
-            cur = np.array(cur_list, dtype=np.uint8)
-        else:
-            raise DataError(f"{name}: bad PNG filter type {kind} in row {y}")
-        out[y], prior = cur, cur
-    if depth < 8:
-        bits = np.unpackbits(out, axis=1).reshape(height, stride * 8 // depth, depth)
-        out = (bits * (1 << np.arange(depth - 1, -1, -1, dtype=np.uint8))).sum(axis=2, dtype=np.uint8)
-    return out[:, :width].astype(np.float32) / ((1 << depth) - 1)
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.verify()  # every chunk's CRC up to IEND: decoding alone accepts some truncated files
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:  # verify() uses the image up
+            grey = image.convert("L")  # bit depths 1, 2, 4 are scaled to 0..255 exactly
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise DataError(f"{name}: not a readable PNG file ({type(err).__name__}: {err})") from None
+    return np.asarray(grey, dtype=np.float32) / 255.0
 
 
 def _zip_order(member: str) -> tuple[int, int, str]:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from savae_lite.atomic import write_bytes
 from savae_lite.data.conllu import read_conllu
 from savae_lite.data.download import SOURCES, DataError, decode_utf8, ensure, verify
 from savae_lite.data.download import data_dir as _data_dir
@@ -98,16 +98,6 @@ def _read_tar_members(archive: Path, basenames: set[str]) -> dict[str, bytes]:
     return found
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _load_yahoo(root: Path, download: bool, checksums: bool) -> dict[str, list[list[str]]]:
     folder = root / "yahoo"
     paths = {s: folder / f for s, f in _YAHOO_FILES.items()}
@@ -127,7 +117,7 @@ def _load_yahoo(root: Path, download: bool, checksums: bool) -> dict[str, list[l
     if not extracted:
         try:  # cache the (verified) extracted files; fine to fail on a read-only data folder
             for base, data in members.items():
-                _write_atomic(folder / base, data)
+                write_bytes(folder / base, data)
         except OSError:
             pass
     return {s: split_lines(data, name) for s, (name, data) in raw.items()}
