@@ -53,12 +53,15 @@ def test_oracle_rejects_dropout():
         make_oracle(cfg, 0)
 
 
-def test_micro_run_has_every_row_and_true_nll_below_the_oracle_bounds():
-    out = run_synthetic(cfg=SyntheticConfig.micro(), seed=1, device="cpu", log=None)
+def test_micro_run_has_every_row_and_true_nll_below_the_oracle_bounds(tmp_path):
+    out = run_synthetic(cfg=SyntheticConfig.micro(), seed=1, device="cpu", log=None, work_dir=tmp_path)
     rows = out["rows"]
-    assert [(r["setting"], r["mode"]) for r in rows] == [(s, m) for s in ("Oracle Gen", "Learned Gen")
-                                                         for m in SYNTHETIC_MODES]
+    seeds = sorted({r["seed"] for r in rows})
+    assert len(seeds) == SyntheticConfig.micro().seeds
+    assert [(r["seed"], r["setting"], r["mode"]) for r in rows] == [
+        (seed, s, m) for seed in seeds for s in ("Oracle Gen", "Learned Gen") for m in SYNTHETIC_MODES]
     true = out["true_nll"]["true_nll"]
+    assert out["true_nll"]["true_nll_se"] > 0 and "upper-biased" in out["true_nll"]["estimator"]
     for r in rows:
         assert r["bound"] > 0 and r["kl"] >= 0
         if r["setting"] == "Oracle Gen":  # bounds of the oracle itself
@@ -73,3 +76,43 @@ def test_unknown_experiment_is_a_clear_error(capsys):
     assert main(["experiment", "nope"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "synthetic" in err
+
+
+def test_summary_is_the_mean_and_sd_over_seeds_and_a_rerun_resumes(tmp_path):
+    import statistics
+
+    cfg = SyntheticConfig.micro()
+    out = run_synthetic(cfg=cfg, seed=2, device="cpu", log=None, work_dir=tmp_path)
+    for entry in out["summary"]:
+        mine = [r["bound"] for r in out["rows"] if (r["setting"], r["mode"]) == (entry["setting"], entry["mode"])]
+        assert entry["seeds"] == len(mine) == cfg.seeds
+        assert entry["bound"] == pytest.approx(statistics.fmean(mine), abs=1e-4)
+        assert entry["bound_sd"] == pytest.approx(statistics.stdev(mine), abs=1e-4)
+    logs = []
+    again = run_synthetic(cfg=cfg, seed=2, device="cpu", log=logs.append, work_dir=tmp_path)
+    assert sum("done earlier" in line for line in logs) == len(out["rows"])  # nothing trained again
+    assert [r["bound"] for r in again["rows"]] == [r["bound"] for r in out["rows"]]
+
+
+def test_training_stops_when_validation_stops_improving():
+    from savae_lite.synthetic import batches_of, fit
+
+    cfg = SyntheticConfig.micro()
+    cfg.epochs, cfg.patience, cfg.lr = 12, 1, 0.0  # lr 0: the bound only moves by Monte-Carlo noise
+    oracle = make_oracle(cfg.model_config(), 0)
+    data = sample_corpus(oracle, 20, cfg.length, torch.Generator().manual_seed(0))
+    from savae_lite.models.text import TextVAE
+
+    info = fit(TextVAE(cfg.model_config()), "vae", data, batches_of(data, 10), cfg, train_generator=True, seed=0)
+    assert info["epochs_run"] == info["best_epoch"] + cfg.patience < cfg.epochs
+
+
+def test_output_form_generator_uses_z_only_at_the_output():
+    cfg = SyntheticConfig.micro().model_config()
+    assert cfg.z_at == "output"
+    oracle = make_oracle(cfg, 0)
+    dec = oracle.decoder
+    assert dec.h0 is None and dec.mix is not None and dec.rnn.input_size == cfg.emb_dim
+    x = sample_corpus(oracle, 3, 4, torch.Generator().manual_seed(0))
+    z1, z2 = torch.zeros(3, cfg.latent_dim), torch.ones(3, cfg.latent_dim)
+    assert not torch.allclose(oracle.neg_log_lik(x, z1), oracle.neg_log_lik(x, z2))

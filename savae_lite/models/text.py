@@ -32,6 +32,12 @@ class TextModelConfig:
     pad_idx: int = 0
     unk_idx: int = 1
     init_range: float | None = 0.1  # every parameter ~ uniform(-r, r) after construction (train_text.py); None: torch's
+    z_at: str = "input"  # input: [emb; z] at every step and h_0 = Linear(z) (the paper's text model); output:
+    #                      z only at the output layer, logits = out(tanh(mix([h_t; z]))) (the synthetic oracle)
+
+    def __post_init__(self):
+        if self.z_at not in ("input", "output"):
+            raise ValueError(f"z_at: {self.z_at!r} is not input or output")
 
     @classmethod
     def paper(cls, vocab_size: int = 20_000) -> "TextModelConfig":
@@ -110,7 +116,11 @@ class TextEncoder(nn.Module):
 
 
 class TextDecoder(nn.Module):
-    """p_theta(x | z): LSTM whose input at each step is [word embedding; z] and whose h_0 = Linear(z).
+    """p_theta(x | z): an LSTM over word embeddings, conditioned on z in one of two ways (``cfg.z_at``).
+
+    * ``'input'`` (the paper's text model): the input at each step is [embedding; z] and h_0 = Linear(z);
+    * ``'output'`` (the synthetic experiment's generator): the LSTM sees words only and z enters the output
+      layer at every step, p(x_{t+1} | x_<=t, z) = softmax(out(tanh(mix([h_t; z])))).
 
     With ``latent_dim == 0`` it is a plain LSTM language model (h_0 = 0).
     """
@@ -119,11 +129,35 @@ class TextDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.latent_dim = latent_dim
+        self.z_input = latent_dim > 0 and cfg.z_at == "input"
+        self.z_output = latent_dim > 0 and cfg.z_at == "output"
         self.emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=cfg.pad_idx)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = nn.LSTM(cfg.emb_dim + latent_dim, cfg.dec_hidden, batch_first=True)
-        self.h0 = nn.Linear(latent_dim, cfg.dec_hidden) if latent_dim > 0 else None
+        self.rnn = nn.LSTM(cfg.emb_dim + (latent_dim if self.z_input else 0), cfg.dec_hidden, batch_first=True)
+        self.h0 = nn.Linear(latent_dim, cfg.dec_hidden) if self.z_input else None
+        self.mix = nn.Linear(cfg.dec_hidden + latent_dim, cfg.dec_hidden) if self.z_output else None
         self.out = nn.Linear(cfg.dec_hidden, cfg.vocab_size)
+
+    @staticmethod
+    def _with_z(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """[t; z] along the last dimension, z (B, Z) repeated over the steps of t (B, T, D)."""
+        return torch.cat([t, z.unsqueeze(1).expand(-1, t.shape[1], -1)], -1)
+
+    def initial_state(self, z: torch.Tensor | None):
+        """(h_0, c_0), each (1, B, H), or None for zeros."""
+        if self.h0 is None:
+            return None
+        h0 = self.h0(z).unsqueeze(0)
+        return h0, torch.zeros_like(h0)
+
+    def run(self, tokens: torch.Tensor, z: torch.Tensor | None, state=None):
+        """Input tokens (B, T) -> next-token logits (B, T, V) and the LSTM state after the last token."""
+        e = self.drop(self.emb(tokens))  # (B, T, E)
+        h, state = self.rnn(self._with_z(e, z) if self.z_input else e,
+                            state if state is not None else self.initial_state(z))
+        if self.z_output:
+            h = torch.tanh(self.mix(self._with_z(h, z)))
+        return self.out(self.drop(h)), state
 
     def logits(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """x (B, T), z (B, Z) or None -> next-token logits (B, T-1, V) for targets x[:, 1:]."""
@@ -132,14 +166,7 @@ class TextDecoder(nn.Module):
             drop = torch.rand(inp.shape, device=x.device) < self.cfg.word_dropout
             drop[:, 0] = False  # keep <s>
             inp = inp.masked_fill(drop & (inp != self.cfg.pad_idx), self.cfg.unk_idx)
-        e = self.drop(self.emb(inp))  # (B, T-1, E)
-        if self.latent_dim > 0:
-            e = torch.cat([e, z.unsqueeze(1).expand(-1, e.shape[1], -1)], -1)
-            h0 = self.h0(z).unsqueeze(0)  # (1, B, H)
-            h, _ = self.rnn(e, (h0, torch.zeros_like(h0)))
-        else:
-            h, _ = self.rnn(e)
-        return self.out(self.drop(h))
+        return self.run(inp, z)[0]
 
     def token_nll(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """-log p(x_t | x_<t, z) per target token, (B, T-1); 0 at padded positions."""

@@ -5,12 +5,16 @@ Chapter: *SA-VAE* (the experiment and its results). The set-up is described in :
 from __future__ import annotations
 
 import copy
+import json
 import math
+import statistics
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
 
+from savae_lite import checkpoint, results
 from savae_lite.evaluate import evaluate
 from savae_lite.loop import TrainingLoop
 from savae_lite.models.text import TextVAE
@@ -20,17 +24,18 @@ from savae_lite.synthetic.config import SyntheticConfig
 from savae_lite.synthetic.oracle import FIRST_WORD, batches_of, make_oracle, sample_corpus, true_nll
 
 SYNTHETIC_MODES = ("vae", "svi", "vae+svi", "vae+svi+kl", "savae")
+SETTINGS = {"oracle": "Oracle Gen", "learned": "Learned Gen"}
+METRICS = ("bound", "kl", "mi", "au", "bound_no_refine", "iw_nll", "train_s", "best_epoch", "epochs_run")
 
 
 def fit(model, mode: str, train: torch.Tensor, valid_batches, cfg: SyntheticConfig, *, train_generator: bool,
         seed: int, log: Callable[[str], None] | None = None) -> dict:
-    """Train ``model`` with ``mode`` for ``cfg.epochs`` epochs on the package's training loop; keep the parameters
-    with the best validation bound (the mode's own test-time q). ``train_generator=False`` trains only the
-    inference network (Oracle Gen).
+    """Train ``model`` with ``mode`` on the package's training loop until the validation bound (the mode's own
+    test-time q) has not improved for ``cfg.patience`` epochs, at most ``cfg.epochs``; the model ends at its best
+    epoch. ``train_generator=False`` trains only the inference network (Oracle Gen).
 
     The KL weight rises linearly from ``cfg.kl_start`` to 1 over ``cfg.kl_warmup_epochs`` (validation always uses
-    weight 1). Returns {"history": [...per epoch...], "train_s": seconds, "best_epoch": e}; the model ends at its
-    best state.
+    weight 1). Returns {"history": [...per epoch...], "train_s": seconds, "best_epoch": e, "epochs_run": n}.
     """
     m = get_mode(mode)
     # Oracle Gen: the generator is left out of the optimiser. Its parameters keep requires_grad (the training
@@ -46,18 +51,21 @@ def fit(model, mode: str, train: torch.Tensor, valid_batches, cfg: SyntheticConf
         totals = loop.run_epoch(batches_of(train, cfg.batch_size, gen))
         train_s += totals.time
         val = evaluate(model, valid_batches, init=m.init, refine=cfg.svi if m.refines else None)
-        history.append({"epoch": epoch, "kl_weight": round(loop.kl_weight(), 4), "train_loss": totals.means()["loss"],
-                        "train_kl": totals.means()["kl"], "valid_bound": val["nll_bound"], "valid_kl": val["kl"],
+        means = totals.means()
+        history.append({"epoch": epoch, "kl_weight": round(loop.kl_weight(), 4), "train_loss": means["loss"],
+                        "train_kl": means["kl"], "valid_bound": val["nll_bound"], "valid_kl": val["kl"],
                         "train_s": round(train_s, 2)})
         if log:
-            log(f"  epoch {epoch}: train {totals.means()['loss']:.3f}  valid bound {val['nll_bound']:.3f}  "
+            log(f"  epoch {epoch}: train {means['loss']:.3f}  valid bound {val['nll_bound']:.3f}  "
                 f"kl {val['kl']:.3f}  ({train_s:.0f} s)")
         if val["nll_bound"] < best:
             best, best_epoch = val["nll_bound"], epoch
             best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= cfg.patience:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return {"history": history, "train_s": round(train_s, 2), "best_epoch": best_epoch}
+    return {"history": history, "train_s": round(train_s, 2), "best_epoch": best_epoch, "epochs_run": len(history)}
 
 
 def test_metrics(model, batches, mode: str, cfg: SyntheticConfig, *, refine: bool = True, iw_samples: int = 0) -> dict:
@@ -76,24 +84,83 @@ def _round(d: dict, nd: int = 4) -> dict:
     return {k: (round(v, nd) if isinstance(v, float) else v) for k, v in d.items()}
 
 
+def _run_unit(oracle, splits, valid, test, cfg: SyntheticConfig, setting: str, mode: str, run_seed: int,
+              shared_encoder: dict | None, dev, log) -> tuple[dict, TextVAE]:
+    """Train (if the setting and mode need it) and test one model; returns its row and the model."""
+    label = f"{SETTINGS[setting]} / {mode} / seed {run_seed}"
+    set_seed(run_seed)
+    model = TextVAE(cfg.model_config()).to(dev)
+    note, trained_here = "", True
+    info = {"history": [], "train_s": 0.0, "best_epoch": None, "epochs_run": 0}
+    if setting == "oracle":
+        model.decoder.load_state_dict(oracle.decoder.state_dict())
+        if mode == "svi":
+            trained_here, note = False, "no training: SVI from 0 at test time"
+        elif mode == "vae+svi" and shared_encoder is not None:
+            model.encoder.load_state_dict(shared_encoder["state"])
+            info, trained_here = dict(shared_encoder["info"]), False
+            note = "encoder of Oracle Gen / vae (identical training); refined by SVI at test time"
+        else:
+            log(f"{label}: training the inference network")
+            info = fit(model, mode, splits["train"], valid, cfg, train_generator=False, seed=run_seed, log=log)
+    else:
+        log(f"{label}: training generator and inference network")
+        info = fit(model, mode, splits["train"], valid, cfg, train_generator=True, seed=run_seed, log=log)
+    set_seed(run_seed + 1)
+    t0 = time.perf_counter()
+    iw = cfg.learned_iw_samples if setting == "learned" else 0
+    res = test_metrics(model, test, mode, cfg, iw_samples=iw)
+    if MODES[mode].encoder and MODES[mode].refines:
+        res["bound_no_refine"] = test_metrics(model, test, mode, cfg, refine=False)["bound"]
+    row = {"setting": SETTINGS[setting], "mode": mode, "seed": run_seed, **_round(res), "train_s": info["train_s"],
+           "eval_s": round(time.perf_counter() - t0, 2), "best_epoch": info["best_epoch"],
+           "epochs_run": info["epochs_run"], "trained_here": trained_here, "note": note,
+           "history": info["history"], "git_commit": results.git_commit()}
+    log(f"{label}: bound {res['bound']:.3f}  kl {res['kl']:.3f}"
+        + (f"  iw {res['iw_nll']:.3f}" if "iw_nll" in res else "") + f"  ({info['train_s']:.0f} s train)")
+    return row, model
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Mean and sample standard deviation over seeds of every metric, one entry per (setting, mode)."""
+    out = []
+    for setting in SETTINGS.values():
+        for mode in SYNTHETIC_MODES:
+            mine = [r for r in rows if r["setting"] == setting and r["mode"] == mode]
+            if not mine:
+                continue
+            entry = {"setting": setting, "mode": mode, "seeds": len(mine)}
+            for key in METRICS:
+                values = [float(r[key]) for r in mine if r.get(key) is not None]
+                if values:
+                    entry[key] = round(statistics.fmean(values), 4)
+                    entry[f"{key}_sd"] = round(statistics.stdev(values), 4) if len(values) > 1 else None
+            out.append(entry)
+    return out
+
+
 def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.device = "auto",
-                  cfg: SyntheticConfig | None = None, log: Callable[[str], None] | None = print) -> dict:
+                  cfg: SyntheticConfig | None = None, log: Callable[[str], None] | None = print,
+                  work_dir: str | Path | None = None) -> dict:
     """Run the whole experiment and return a JSON-able dict (see :mod:`savae_lite.experiments`).
 
     ``cfg`` overrides the preset chosen by ``quick``. Seeds: the oracle from ``seed``, the corpus from
-    ``seed + 1``, every trained model from ``seed + 2`` (same initialisation and data order for every mode).
-    Rows: one per (setting, mode) with ``bound`` (test -ELBO with the mode's test-time q, nats per
-    sentence), ``kl``, ``bound_no_refine`` (the encoder's q alone, where there is an encoder), ``train_s``,
-    ``eval_s``, ``trained_here`` (False where no training ran: Oracle Gen svi, and Oracle Gen vae+svi, whose
-    ``train_s`` is that of the shared vae encoder) and, for Learned Gen, ``iw_nll`` (the learned model's own
-    -log p(x)).
+    ``seed + 1``; training seed s = ``seed + 2 + 10 * i`` for i < ``cfg.seeds`` (the same initialisation and
+    data order for every mode of that seed). With ``work_dir`` every finished (seed, setting, mode) unit is
+    written there and a re-run skips it, so the experiment resumes where it was stopped.
+
+    ``rows``: one per (seed, setting, mode) with ``bound`` (test -ELBO with the mode's test-time q, nats per
+    sentence), ``kl``, ``mi``, ``au``, ``bound_no_refine`` (the encoder's q alone, where there is an encoder),
+    ``train_s``, ``eval_s``, ``best_epoch``, ``epochs_run``, ``trained_here`` (False where no training ran:
+    Oracle Gen svi, and Oracle Gen vae+svi, which reuses the vae encoder) and, for Learned Gen, ``iw_nll`` (the
+    learned model's own -log p(x)). ``summary``: mean and standard deviation over seeds (:func:`summarize`).
     """
     cfg = cfg or (SyntheticConfig.quick() if quick else SyntheticConfig())
     dev = pick_device(device)
     log = log or (lambda s: None)
+    work = Path(work_dir) if work_dir is not None else None
     t_start = time.perf_counter()
-    mcfg = cfg.model_config()
-    oracle = make_oracle(mcfg, seed, cfg.oracle_scale, cfg.oracle_recurrent_scale).to(dev)
+    oracle = make_oracle(cfg.model_config(), seed, cfg.oracle_scale, cfg.oracle_recurrent_scale).to(dev)
     for p in oracle.parameters():
         p.requires_grad_(False)
     data_gen = torch.Generator().manual_seed(seed + 1)
@@ -104,52 +171,34 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     t0 = time.perf_counter()
     truth = true_nll(oracle, test, cfg)
     truth["eval_s"] = round(time.perf_counter() - t0, 2)
-    log(f"oracle: true NLL {truth['true_nll']:.3f} (bound of the fitted q {truth['fitted_q_bound']:.3f})")
-
+    log(f"oracle: true NLL {truth['true_nll']:.3f} +- {truth['true_nll_se']:.3f} "
+        f"(bound of the fitted q {truth['fitted_q_bound']:.3f})")
     rows = []
-    histories = {}
-    for setting in ("oracle", "learned"):
-        shared_vae, shared_vae_info = None, {}
-        for mode in SYNTHETIC_MODES:
-            label = f"{'Oracle' if setting == 'oracle' else 'Learned'} Gen / {mode}"
-            set_seed(seed + 2)
-            model = TextVAE(mcfg).to(dev)
-            note = ""
-            trained_here = True
-            info = {"history": [], "train_s": 0.0, "best_epoch": None}
-            if setting == "oracle":
-                model.decoder.load_state_dict(oracle.decoder.state_dict())
-                if mode == "svi":
-                    trained_here = False
-                    note = "no training: SVI from 0 at test time"
-                elif mode == "vae+svi" and shared_vae is not None:
-                    model.encoder.load_state_dict(shared_vae.encoder.state_dict())
-                    info, trained_here = dict(shared_vae_info), False
-                    note = "encoder of Oracle Gen / vae (identical training); refined by SVI at test time"
-                else:
-                    log(f"{label}: training the inference network")
-                    info = fit(model, mode, splits["train"], valid, cfg, train_generator=False,
-                               seed=seed + 2, log=log)
-            else:
-                log(f"{label}: training generator and inference network")
-                info = fit(model, mode, splits["train"], valid, cfg, train_generator=True,
-                           seed=seed + 2, log=log)
-            if setting == "oracle" and mode == "vae":
-                shared_vae, shared_vae_info = model, info
-            set_seed(seed + 4)
-            t0 = time.perf_counter()
-            iw = cfg.learned_iw_samples if setting == "learned" else 0
-            res = test_metrics(model, test, mode, cfg, iw_samples=iw)
-            if MODES[mode].encoder and MODES[mode].refines:
-                res["bound_no_refine"] = test_metrics(model, test, mode, cfg, refine=False)["bound"]
-            eval_s = time.perf_counter() - t0
-            row = {"setting": "Oracle Gen" if setting == "oracle" else "Learned Gen", "mode": mode,
-                   **_round(res), "train_s": info["train_s"], "eval_s": round(eval_s, 2),
-                   "best_epoch": info["best_epoch"], "trained_here": trained_here, "note": note}
-            rows.append(row)
-            histories[f"{row['setting']} / {mode}"] = info["history"]
-            log(f"{label}: bound {res['bound']:.3f}  kl {res['kl']:.3f}"
-                + (f"  iw {res['iw_nll']:.3f}" if "iw_nll" in res else "") + f"  ({info['train_s']:.0f} s train)")
+    for i in range(cfg.seeds):
+        run_seed = seed + 2 + 10 * i
+        shared = None
+        for setting in SETTINGS:
+            for mode in SYNTHETIC_MODES:
+                unit = work / f"seed{run_seed}-{setting}-{mode.replace('+', '_')}.json" if work else None
+                enc_file = work / f"seed{run_seed}-oracle-vae-encoder.pt" if work else None
+                if unit is not None and unit.exists():
+                    row = json.loads(unit.read_text())
+                    if setting == "oracle" and mode == "vae" and enc_file.exists():
+                        shared = {"state": checkpoint.load(enc_file)["encoder"], "info": row["fit"]}
+                    rows.append({k: v for k, v in row.items() if k != "fit"})
+                    log(f"{SETTINGS[setting]} / {mode} / seed {run_seed}: done earlier ({unit.name})")
+                    continue
+                row, model = _run_unit(oracle, splits, valid, test, cfg, setting, mode, run_seed, shared, dev, log)
+                if setting == "oracle" and mode == "vae":
+                    info = {k: row[k] for k in ("history", "train_s", "best_epoch", "epochs_run")}
+                    shared = {"state": copy.deepcopy(model.encoder.state_dict()), "info": info}
+                    if enc_file is not None:
+                        checkpoint.atomic_save({"encoder": shared["state"]}, enc_file)
+                if unit is not None:
+                    extra = {"fit": shared["info"]} if setting == "oracle" and mode == "vae" else {}
+                    results.write_json({**row, **extra}, unit)
+                rows.append(row)
+    histories = {f"{r['setting']} / {r['mode']} / seed {r['seed']}": r.pop("history") for r in rows}
     return {
         "config": cfg.to_dict(),
         "seed": seed,
@@ -160,6 +209,7 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
                     "words": cfg.vocab_size - FIRST_WORD},
         "true_nll": _round(truth),
         "rows": rows,
+        "summary": summarize(rows),
         "histories": histories,
         "wall_time_s": round(time.perf_counter() - t_start, 2),
     }

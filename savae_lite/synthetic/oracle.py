@@ -56,12 +56,10 @@ def sample_corpus(oracle: TextVAE, n: int, length: int, generator: torch.Generat
         raise ValueError(f"sample_corpus: z must have shape ({n}, {oracle.latent_dim}), got {tuple(z.shape)}")
     z = z.to(device)
     x = torch.full((n, length + 1), BOS, dtype=torch.long, device=device)
-    h = dec.h0(z).unsqueeze(0)  # (1, n, H), as in TextDecoder.logits
-    c = torch.zeros_like(h)
+    state = None
     for t in range(length):
-        inp = torch.cat([dec.emb(x[:, t : t + 1]), z.unsqueeze(1)], -1)  # (n, 1, E + Z)
-        out, (h, c) = dec.rnn(inp, (h, c))
-        probs = torch.softmax(dec.out(out[:, 0]).double(), -1).cpu()
+        logits, state = dec.run(x[:, t : t + 1], z, state)  # (n, 1, V), the decoder's own step
+        probs = torch.softmax(logits[:, 0].double(), -1).cpu()
         x[:, t + 1] = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
     if int((x[:, 1:] < FIRST_WORD).sum()):
         raise RuntimeError("sample_corpus: the oracle emitted a special symbol; raise its special-id bias")
@@ -76,21 +74,26 @@ def batches_of(x: torch.Tensor, batch_size: int, generator: torch.Generator | No
 
 @torch.no_grad()
 def true_nll(oracle, batches, cfg: SyntheticConfig) -> dict:
-    """The oracle's own -log p*(x) on ``batches`` by importance sampling.
+    """The oracle's own -log p*(x) on ``batches``, estimated by importance sampling.
 
     Proposal: the Gaussian fitted by ``true_nll_svi_steps`` SVI steps from 0 (same step sizes as the
-    experiment), with its standard deviation widened by ``proposal_std_scale`` (a wider proposal is safer for
-    importance sampling: a fitted q is narrower than the posterior). Any proposal gives a consistent estimate;
-    the widening only lowers its variance. Also returns the bound of the fitted q itself.
+    experiment), with its standard deviation widened by ``proposal_std_scale`` (a fitted q is narrower than the
+    posterior; a wider proposal lowers the estimator's variance). With S samples the estimate
+    -log (1/S sum_s w_s) is *upper-biased* (Jensen: E log of an unbiased estimate of p(x) <= log p(x)); the bias
+    shrinks like 1/S. ``true_nll_se`` is the standard error of the mean over the test sentences. Also returns
+    the bound of the fitted q itself.
     """
     fit = cfg.svi.with_steps(cfg.true_nll_svi_steps)
-    tot_iw, tot_bound, n = 0.0, 0.0, 0
+    per_example, tot_bound = [], 0.0
     for x in batches:
         mu, logvar = test_time_q(oracle, x, "zeros", fit)
         recon, kl = bound_terms(oracle, x, mu, logvar, cfg.elbo_samples)
         wide = logvar + 2 * math.log(cfg.proposal_std_scale)
-        tot_iw += float(objectives.iw_nll(oracle, x, mu, wide, cfg.true_nll_samples, max_rows=2000).sum())
+        per_example.append(objectives.iw_nll(oracle, x, mu, wide, cfg.true_nll_samples, max_rows=2000))
         tot_bound += float((recon + kl).sum())
-        n += x.shape[0]
-    return {"true_nll": tot_iw / n, "fitted_q_bound": tot_bound / n, "samples": cfg.true_nll_samples,
+    values = torch.cat(per_example).double()
+    n = values.numel()
+    return {"true_nll": float(values.mean()), "true_nll_se": float(values.std() / math.sqrt(n)) if n > 1 else 0.0,
+            "fitted_q_bound": tot_bound / n, "samples": cfg.true_nll_samples, "sentences": n,
+            "estimator": f"{cfg.true_nll_samples}-sample importance-weighted estimate (upper-biased)",
             "proposal": f"q from {cfg.true_nll_svi_steps} SVI steps from 0, std x {cfg.proposal_std_scale}"}
