@@ -70,14 +70,14 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
     ``samples``: z draws per example for the bound's reconstruction term (1: the single-sample bound).
     ``iw_samples``: > 0 adds the importance-weighted NLL with that many samples (q(lambda) as proposal).
     Returned keys: ``nll_bound`` (-ELBO, nats/example), ``recon``, ``kl``, ``iw_nll``, ``ppl_bound``,
-    ``ppl_iw``, ``mi`` (over the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll``
-    and ``ppl`` (exact).
+    ``ppl_iw``, ``bound_minus_iw_se`` (standard error of the per-example difference bound - IW-NLL), ``mi`` (over
+    the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
     """
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
     tot = {"recon": 0.0, "kl": 0.0, "iw": 0.0, "n": 0, "tokens": 0.0}
-    means, logvars = [], []
+    means, logvars, gaps = [], [], []
     for x in batches:
         x = x.to(device)
         n = x.shape[0]
@@ -93,7 +93,9 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         means.append(mu.cpu())
         logvars.append(logvar.cpu())
         if iw_samples > 0:
-            tot["iw"] += float(objectives.iw_nll(model, x, mu, logvar, iw_samples, iw_max_rows).sum())
+            iw = objectives.iw_nll(model, x, mu, logvar, iw_samples, iw_max_rows)
+            tot["iw"] += float(iw.sum())
+            gaps.append((recon + kl - iw).double().cpu())
     model.train(was_training)
     n, tokens = max(tot["n"], 1), tot["tokens"]
     if not model.is_latent:
@@ -113,6 +115,8 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
         out["iw_nll"] = tot["iw"] / n
         out["ppl_iw"] = objectives.perplexity(tot["iw"], tokens)
         out["iw_samples"] = iw_samples
+        gap = torch.cat(gaps)  # bound - IW-NLL per example: >= 0 in expectation
+        out["bound_minus_iw_se"] = float(gap.std() / math.sqrt(gap.numel())) if gap.numel() > 1 else None
     return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}
 
 
@@ -142,5 +146,5 @@ def test_report(model, batches: list[torch.Tensor], mode: str | Mode, refine: SV
                      "selection": ("the whole split" if iw["examples"] == out["refine"]["examples"]
                                    else "spread evenly over the split"),
                      "proposal": "refined" if m.refines else "encoder",
-                     "nll_bound_same_examples": iw["nll_bound"]}
+                     "nll_bound_same_examples": iw["nll_bound"], "bound_minus_iw_se": iw["bound_minus_iw_se"]}
     return out
