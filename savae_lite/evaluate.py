@@ -38,7 +38,8 @@ def test_time_q(model, x: torch.Tensor, init: str = "encoder", refine: SVIConfig
     if init == "encoder":
         mu, logvar = model.encode(x)
     else:
-        mu = torch.zeros(x.shape[0], model.latent_dim, device=x.device)
+        like = next(model.parameters())
+        mu = torch.zeros(x.shape[0], model.latent_dim, device=like.device, dtype=like.dtype)
         logvar = torch.zeros_like(mu)
     if refine is not None and refine.steps > 0:
         mu, logvar = svi(model, x, mu, logvar, refine)

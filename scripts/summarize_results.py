@@ -1,8 +1,10 @@
 """Print a Markdown table of the README's CPU runs from their committed records in results/.
 
-    python scripts/summarize_results.py            # all runs found in results/
-Every number comes from a results file: *.train.json (the training run), *.test.json (`savae-lite eval` on the
-whole test split) and *.iw500.json (`savae-lite eval --iw-samples 500` on 200 test sentences spread evenly).
+    python scripts/summarize_results.py            # every results/ptb-small-*.json
+
+Every number comes from a run record: ``results/NAME.json`` is the ``results.json`` that
+``savae-lite train --preset ptb-small --mode MODE`` wrote (config, seed, device, commit, per-epoch metrics, and
+the test report: with and without test-time SVI, and the IW-NLL on a subset spread evenly over the test set).
 """
 from __future__ import annotations
 
@@ -11,32 +13,31 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "results"
+HEADER = ("| mode | epochs | train s/epoch | test, encoder's λ₀: NLL bound / KL / MI / AU / PPL bound "
+          "| test, after K SVI steps: the same | IW subset: sentences, bound / IW-NLL (S) | commit |")
 
 
-def row(name: str) -> str:
-    train = json.loads((ROOT / f"{name}.train.json").read_text())
-    test = json.loads((ROOT / f"{name}.test.json").read_text())
-    iw = json.loads((ROOT / f"{name}.iw500.json").read_text())
-    mode = train["config"]["train"]["mode"]
-    k = train["config"]["train"]["svi"]["steps"]
-    epochs = len(train["epochs"])
-    per_epoch = train["train_time_per_epoch_s"]
-    cells = []
-    for key in ("no_refine", "refine"):
-        m = test[key]
-        cells.append(f"{m['nll_bound']:.2f} / {m['kl']:.3f} / {m['mi']:.3f} / {m['au']} / {m['ppl_bound']:.1f}")
-    sub = iw["refine"]
-    return (f"| `{mode}` | {epochs} | {per_epoch:.0f} | {cells[0]} | {cells[1]} | {sub['nll_bound']:.2f} / "
-            f"{sub['iw_nll']:.2f} | {train['environment']['git_commit'][:7]} |")
+def cell(m: dict) -> str:
+    return f"{m['nll_bound']:.2f} / {m['kl']:.3f} / {m['mi']:.3f} / {m['au']} / {m['ppl_bound']:.1f}"
+
+
+def row(path: Path) -> str:
+    rec = json.loads(path.read_text())
+    test, tc = rec["test"], rec["config"]["train"]
+    no_refine = cell(test["no_refine"]) if "no_refine" in test else "–"
+    iw = test.get("iw")
+    iw_cell = (f"{iw['examples']}, {iw['nll_bound_same_examples']:.2f} / {iw['iw_nll']:.2f} ({iw['iw_samples']})"
+               if iw else "–")
+    return (f"| `{tc['mode']}` | {len(rec['epochs'])} | {rec['train_time_per_epoch_s']:.0f} | {no_refine} | "
+            f"{cell(test['refine'])} (K = {test['refine']['svi_steps']}) | {iw_cell} | "
+            f"{rec['environment']['git_commit'][:7]} |")
 
 
 def main() -> int:
-    names = sorted({p.name.split(".")[0] for p in ROOT.glob("*.train.json")})
-    print("| mode | epochs | train s/epoch | test, encoder's λ₀: NLL bound / KL / MI / AU / PPL bound "
-          "| test, after K=5 SVI steps: the same | 200 test sentences, refined: bound / IW-NLL (S=500) | run |")
+    print(HEADER)
     print("|---|---|---|---|---|---|---|")
-    for name in names:
-        print(row(name))
+    for path in sorted(ROOT.glob("ptb-small-*.json")):
+        print(row(path))
     return 0
 
 

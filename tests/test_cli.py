@@ -1,9 +1,13 @@
-"""The command line: help texts, clear errors, a quick training run and evaluation of its checkpoint."""
+"""The command line (cli.py): help texts, clear errors that name the bad option, a quick training run and
+evaluation of its checkpoint (also of a checkpoint that does not fit its config)."""
 import json
+import re
 
 import pytest
 
+from savae_lite import checkpoint
 from savae_lite.cli import build_parser, config_from_args, main
+from savae_lite.data import load_text
 
 
 def test_help_explains_every_option(capsys):
@@ -52,3 +56,39 @@ def test_quick_train_then_eval(tmp_path, capsys):
     assert main(["eval", str(out / "best.pt"), "--max-examples", "8", "--out", str(tmp_path / "e.json")]) == 0
     metrics = json.loads((tmp_path / "e.json").read_text())
     assert metrics["refine"]["examples"] == 8 and metrics["no_refine"]["nll_bound"] > 0
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["train", "--mode", "magic"], "--mode: unknown training mode 'magic'"),
+    (["train", "--hvp", "magic"], "--hvp: unknown back-end"),
+    (["train", "--device", "tpu"], "--device: unknown device 'tpu'"),
+    (["train", "--preset", "ptb-quick", "--model", "no_such_field=3"], r"--model: unknown field"),
+    (["bench", "--tiny", "--device", "tpu"], "--device: unknown device 'tpu'"),
+])
+def test_cli_names_the_bad_option(argv, match, tmp_path, capsys):
+    if argv[0] == "train":
+        argv = argv + ["--out-dir", str(tmp_path / "run"), "--no-progress"]
+    assert main(argv) == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+
+def test_eval_of_checkpoint_from_a_different_config(tmp_path, capsys):
+    """`savae-lite eval` on a checkpoint whose weights do not fit the model its config describes; and on a
+    truncated checkpoint: exit code 2 and a message naming the file."""
+    from savae_lite.build import build_model
+    from savae_lite.config import preset
+
+    cfg = preset("ptb-quick")
+    cfg.data.max_sentences = 40
+    vocab = len(load_text("ptb", max_len=cfg.data.max_len, max_sentences=40).vocab)
+    model = build_model(cfg, vocab)
+    cfg.model["dec_hidden"] = 16  # the config now describes another model
+    path = tmp_path / "best.pt"
+    checkpoint.atomic_save({"model": model.state_dict(), "config": cfg.to_dict(), "vocab": None, "epoch": 1}, path)
+    assert main(["eval", str(path), "--max-examples", "2"]) == 2
+    assert re.search(r"best\.pt: weights do not fit the model its config describes", capsys.readouterr().err)
+    path.write_bytes(path.read_bytes()[:500])
+    assert main(["eval", str(path)]) == 2
+    assert "could not be loaded safely" in capsys.readouterr().err
+

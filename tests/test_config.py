@@ -63,3 +63,31 @@ def test_test_time_svi_defaults_to_the_training_k():
 def test_unknown_preset_names_the_flag():
     with pytest.raises(ValueError, match="--preset"):
         preset("nope")
+
+
+def test_every_option_has_a_help_text_for_the_cli():
+    import dataclasses
+
+    from savae_lite.config import DataConfig, TrainConfig
+
+    for cls in (DataConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help", "").strip(), f"{cls.__name__}.{f.name} has no help text"
+
+
+def test_every_preset_round_trips_and_passes_validation():
+    from savae_lite.train import validate_config
+
+    for name in PRESETS:
+        cfg = preset(name)
+        assert RunConfig.from_dict(cfg.to_dict()) == cfg, name
+        validate_config(cfg)
+        assert preset(name) is not cfg and preset(name) == cfg  # a fresh object each call
+        assert cfg.model_kind == ("image" if cfg.data.name == "omniglot" else "text"), name
+
+
+def test_option_defaults_are_not_shared_between_instances():
+    a, b = RunConfig(), RunConfig()
+    a.model["dec_hidden"] = 7
+    a.train.svi.steps = 3
+    assert b.model == {} and b.train.svi.steps == 20

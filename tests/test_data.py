@@ -2,6 +2,8 @@
 import hashlib
 import io
 import json
+import os
+import re
 import struct
 import tarfile
 import zipfile
@@ -14,7 +16,7 @@ import pytest
 import requests
 import scipy.io
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from savae_lite.data import (SOURCES, DataError, ImageData, TaggedSentence, TextCorpus, Vocab, binarize_fixed,
@@ -25,6 +27,8 @@ from savae_lite.data import images as images_mod
 from savae_lite.data import text as text_mod
 from savae_lite.data.conllu import parse_conllu
 from savae_lite.data.images import decode_png, read_omniglot_npz, read_omniglot_zip
+from savae_lite.data.text import split_lines
+from savae_lite.models.text import TextModelConfig, TextVAE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data (offline data cache) is absent")
@@ -211,7 +215,7 @@ def test_unknown_corpus_lists_valid_names():
 
 
 # ---------------------------------------------------------------- Yahoo (fixture archive)
-def _yahoo_archive(root: Path, top: str = "yahoo-answer-100k") -> Path:
+def _yahoo_archive(root: Path, top: str = "yahoo-answer-100k", repeat: int = 1) -> Path:
     files = {"yahoo.train.txt": "what is a cat ?\na cat is _UNK\n\n" + " ".join(["long"] * 30) + "\n",
              "yahoo.valid.txt": "a dog is _UNK\n", "yahoo.test.txt": "what is a dog ?\n",
              "vocab.txt": "a\t4\nis\t4\n"}
@@ -219,7 +223,7 @@ def _yahoo_archive(root: Path, top: str = "yahoo-answer-100k") -> Path:
     path.parent.mkdir(parents=True)
     with tarfile.open(path, "w:gz") as tar:
         for name, text in files.items():
-            data = text.encode()
+            data = text.encode() * repeat
             info = tarfile.TarInfo(f"{top}/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -497,3 +501,87 @@ def test_binarize_and_image_batches():
     assert torch.equal(shuffled[0].sort(0).values, images.sort(0).values)
     with pytest.raises(DataError):
         image_batches(images, 4, binarize="otsu")
+
+
+# ---- bad and arbitrary inputs: a DataError that names the file, or a correct load --------------------------
+_WORD = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=4)
+_LINE = st.lists(_WORD, min_size=0, max_size=30).map(" ".join)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(train=st.lists(_LINE, min_size=1, max_size=12), valid=st.lists(_LINE, min_size=1, max_size=5),
+       test=st.lists(_LINE, min_size=1, max_size=5), max_len=st.one_of(st.none(), st.integers(1, 12)))
+def test_text_pipeline_on_arbitrary_corpora(tmp_path_factory, train, valid, test, max_len):
+    """Empty lines, over-long sentences, unknown words and any Unicode: the corpus loads (or fails with a
+    DataError that says why), every kept sentence is <s> w.. </s> within max_len, unknown words are <unk>, and
+    the batches run through a model."""
+    root = tmp_path_factory.mktemp("yahoo")
+    (root / "yahoo").mkdir()
+    for split, lines in (("train", train), ("valid", valid), ("test", test)):
+        (root / "yahoo" / f"yahoo.{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    words = {s: [ln.split() for ln in lines if ln.split()] for s, lines in
+             (("train", train), ("valid", valid), ("test", test))}
+    kept = {s: [w for w in ws if max_len is None or len(w) <= max_len] for s, ws in words.items()}
+    if not all(kept.values()):
+        with pytest.raises(DataError, match="empty"):
+            load_text("yahoo", root, max_len=max_len, checksums=False)
+        return
+    corpus = load_text("yahoo", root, max_len=max_len, checksums=False)
+    v = corpus.vocab
+    train_words = {w for s in kept["train"] for w in s}
+    assert train_words <= set(v.stoi)  # no vocab_size limit: every kept training word has an id
+    for split in ("train", "valid", "test"):
+        ids = getattr(corpus, split)
+        assert len(ids) == len(kept[split])
+        for sent, toks in zip(ids, kept[split]):
+            assert sent[0] == v.bos_idx and sent[-1] == v.eos_idx and len(sent) == len(toks) + 2
+            assert all(0 <= i < len(v) for i in sent)
+            for i, w in zip(sent[1:-1], toks):
+                assert i == v.stoi.get(w, v.unk_idx)
+                if w not in train_words and w not in v.stoi:
+                    assert i == v.unk_idx  # an unknown word
+    model = TextVAE(TextModelConfig.tiny(len(v)))
+    for x in text_batches(corpus.valid + corpus.test, 3, pad_idx=v.pad_idx, by_length=False):
+        mu, lv = model.encode(x)
+        assert torch.isfinite(model.neg_log_lik(x, mu)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200))
+def test_split_lines_on_arbitrary_bytes(raw):
+    """Any bytes: token lists, or a DataError naming the file and line -- never a UnicodeDecodeError."""
+    try:
+        lines = split_lines(raw, "corpus.txt")
+    except DataError as err:
+        assert re.match(r"corpus\.txt(:\d+: not valid UTF-8| ?: the file is empty)", str(err)), str(err)
+    else:
+        assert lines and all(lines) and all(w and not any(c.isspace() for c in w) for ln in lines for w in ln)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_truncated_or_corrupted_archive_is_a_data_error(damage, tmp_path):
+    path = _yahoo_archive(tmp_path, repeat=200)  # large enough that half of it is a broken archive
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x1f\x8b" + os.urandom(300))
+    with pytest.raises(DataError, match=re.escape(str(path))):
+        load_text("yahoo", tmp_path, checksums=False)
+
+
+def test_extracted_file_with_wrong_checksum_is_a_data_error(tmp_path):
+    folder = tmp_path / "yahoo"
+    folder.mkdir()
+    for split in ("train", "valid", "test"):
+        (folder / f"yahoo.{split}.txt").write_text("a tampered file\n")
+    with pytest.raises(DataError, match=r"yahoo\.train\.txt: md5 checksum mismatch"):
+        load_text("yahoo", tmp_path)
+
+
+def test_truncated_zip_is_a_data_error(tmp_path):
+    from savae_lite.data.images import read_omniglot_zip
+
+    path = tmp_path / "images_background.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("images_background/A/character01/0001_01.png", b"\x89PNG" + os.urandom(2000))
+    path.write_bytes(path.read_bytes()[:700])
+    with pytest.raises(DataError, match="images_background.zip"):
+        read_omniglot_zip(path)

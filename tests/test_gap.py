@@ -1,20 +1,13 @@
-"""Tests for savae_lite.gap (the amortization-gap helpers) and savae_lite.plotting."""
+"""The amortization-gap helpers (gap.py): the toy problem, the exact gaps, toy fits and SVI paths."""
 import math
 
 import pytest
 import torch
 
 from savae_lite import gap
+from savae_lite.models.toy import LinearGaussianVAE, ToyModelConfig
+from savae_lite.runtime import set_seed
 from savae_lite.svi import SVIConfig, svi
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The toy models are tiny: one thread avoids thread-synchronisation overhead (large on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -83,6 +76,11 @@ def test_fit_toy_fixed_decoder_trains_only_the_encoder(problem):
 def test_fit_toy_joint_and_svi_modes_run(problem):
     fit = gap.fit_toy(problem.x_train, mode="vae", steps=20, batch_size=16, seed=0)
     assert fit.model.W.requires_grad and len(fit.losses) == 20
+    # joint training moves the decoder away from its initialisation (fit_toy seeds it with set_seed(seed))
+    set_seed(0)
+    init = LinearGaussianVAE(ToyModelConfig(data_dim=problem.x_train.shape[1]))
+    assert not torch.equal(fit.model.W, init.W) and not torch.equal(fit.model.b, init.b)
+    torch.testing.assert_close(fit.model.log_std, init.log_std)  # the noise is not learned (learn_noise=False)
     fit = gap.fit_toy(problem.x_train, mode="vae+svi", steps=3, svi_cfg=SVIConfig(steps=2), seed=0)
     assert all(math.isfinite(v) for v in fit.losses)
 
@@ -107,20 +105,3 @@ def test_svi_path_replays_one_trajectory(problem):
     mu7, lv7 = svi(m, x, zeros, zeros, SVIConfig(steps=7, lr_mu=0.01, lr_logvar=0.01))
     torch.testing.assert_close(path[2][1], mu7)
     torch.testing.assert_close(path[2][2], lv7)
-
-
-def test_plotting_ellipse_and_style():
-    pytest.importorskip("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from savae_lite import plotting
-
-    plotting.use_book_style()
-    fig, ax = plt.subplots()
-    e = plotting.gaussian_ellipse(ax, [1.0, 2.0], torch.tensor([[4.0, 0.0], [0.0, 1.0]]), n_std=2.0)
-    assert sorted([e.width, e.height]) == pytest.approx([4.0, 8.0])
-    assert plotting.color_of("savae") == plotting.METHOD_COLORS["savae"]
-    plt.close(fig)

@@ -1,33 +1,11 @@
+"""Objectives and metrics (objectives.py): the sampled ELBO, IW-NLL, mutual information, active units,
+perplexity and KL annealing."""
 import math
 
 import pytest
 import torch
 
-from savae_lite import gaussian, objectives
-from savae_lite.models.toy import LinearGaussianVAE, ToyModelConfig
-
-
-def test_kl_closed_form_matches_monte_carlo():
-    torch.manual_seed(0)
-    mu = torch.randn(3, 4, dtype=torch.float64)
-    logvar = torch.randn(3, 4, dtype=torch.float64) * 0.5
-    z = gaussian.sample(mu.unsqueeze(0).expand(200_000, -1, -1), logvar.unsqueeze(0).expand(200_000, -1, -1))
-    mc = (gaussian.log_density(z, mu, logvar) - gaussian.log_prior(z)).mean(0)
-    assert torch.allclose(mc, gaussian.kl_to_standard_normal(mu, logvar), atol=0.03)
-
-
-def test_log_density_matches_torch_distributions():
-    mu, logvar, z = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
-    ref = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-    assert torch.allclose(gaussian.log_density(z, mu, logvar), ref, atol=1e-5)
-
-
-@pytest.fixture
-def toy():
-    torch.manual_seed(0)
-    model = LinearGaussianVAE(ToyModelConfig(data_dim=5, latent_dim=2, noise_std=0.6)).double()
-    x = model.sample_data(16, torch.Generator().manual_seed(2))
-    return model, x
+from savae_lite import objectives
 
 
 def test_exact_elbo_matches_sampled_elbo(toy):
@@ -65,24 +43,20 @@ def test_iw_nll_ordering_and_convergence(toy):
     assert torch.allclose(iw5000, exact, atol=0.02)
 
 
-def test_optimal_diagonal_q_is_a_maximum(toy):
-    model, x = toy
-    mu, lv = model.optimal_diagonal_q(x)
-    best = model.exact_elbo(x, mu, lv)
-    assert (best <= model.log_marginal(x) + 1e-9).all()
-    for _ in range(5):
-        assert (model.exact_elbo(x, mu + 0.05 * torch.randn_like(mu), lv + 0.05 * torch.randn_like(lv)) <= best + 1e-9).all()
-
-
 def test_mutual_information_bounds():
+    """The docstring's promises: a collapsed posterior (every q(z|x) the same) gives exactly 0 (the noise of the
+    shared draw cancels); posteriors so far apart that each z is explained by its own x alone give log N."""
     torch.manual_seed(0)
-    # identical posteriors: z carries no information about x
+    # identical posteriors: z carries no information about x -- zero up to float32 round-off, not noise
     mu = torch.zeros(64, 3)
-    assert abs(objectives.mutual_information(mu, torch.zeros(64, 3))) < 0.3
+    assert abs(objectives.mutual_information(mu, torch.zeros(64, 3))) < 1e-5
+    assert abs(objectives.mutual_information(torch.full((64, 3), 1.7), torch.full((64, 3), -0.6))) < 1e-5
+    # the same with several chunks (the aggregate posterior must still be the mixture of all N posteriors)
+    assert abs(objectives.mutual_information(torch.zeros(50, 2), torch.zeros(50, 2), chunk=7)) < 1e-5
     # well separated posteriors: MI close to log B
     mu = torch.randn(512, 3) * 50
     mi = objectives.mutual_information(mu, torch.full((512, 3), -4.0))
-    assert abs(mi - math.log(512)) < 0.25
+    assert abs(mi - math.log(512)) < 1e-4
 
 
 def test_active_units():
@@ -97,13 +71,3 @@ def test_perplexity_and_kl_annealing():
     assert objectives.kl_weight_at(50, 0.1, 100) == pytest.approx(0.55)
     assert objectives.kl_weight_at(500, 0.1, 100) == 1.0
     assert objectives.kl_weight_at(0, 0.1, 0) == 1.0
-
-
-def test_spread_subset_takes_examples_across_batches():
-    from savae_lite.evaluate import spread_subset
-
-    batches = [torch.full((4, 2), i) for i in range(5)]  # 20 examples, batch i holds value i
-    sub = spread_subset(batches, 5)
-    assert sum(x.shape[0] for x in sub) == 5
-    assert sorted({int(x[0, 0]) for x in sub}) == [0, 1, 2, 3, 4]
-    assert spread_subset(batches, None) == batches

@@ -1,15 +1,26 @@
-"""Every training mode runs on text and images, writes a results file, and resumes exactly."""
+"""The trainer (train.py): every training mode runs on text and images and writes a results file; a run
+resumes exactly (at an epoch boundary, in the middle of an epoch, after SIGKILL at random points); NaN/inf in
+the loss, the SVI iterates, the gradients or the parameters stop the run or skip the batch, never reach a
+checkpoint, and name the step and the mode; bad settings name their flag."""
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
+from savae_lite import checkpoint
 from savae_lite.build import Splits
 from savae_lite.config import DataConfig, RunConfig, TrainConfig
 from savae_lite.modes import MODES
 from savae_lite.svi import SVIConfig
 from savae_lite.train import Trainer
-from tests.conftest import tiny_text_splits
+from tests.conftest import REPO, assert_same_state, params_of, text_run_config, text_run_splits, tiny_text_splits
 
 
 def text_splits(n_batches=3):
@@ -117,3 +128,216 @@ def test_bad_settings_are_named(field, value, flag, tmp_path):
     setattr(target, name, value)
     with pytest.raises(ValueError, match=flag):
         Trainer(cfg, splits=text_splits())
+
+
+def strip_times(history):
+    return [{k: v for k, v in row.items() if not k.endswith("_time_s")} for row in history]
+
+
+# ---------------------------------------------------------------------------------- killed runs resume exactly
+def _train_cmd(out_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "savae_lite.cli", "train", "--preset", "ptb-quick", "--max-sentences", "40",
+            "--max-steps-per-epoch", "6", "--epochs", "2", "--checkpoint-every", "1", "--iw-samples", "3",
+            "--iw-max-examples", "6", "--model", "dropout=0.3", "--no-progress", "--device", "cpu",
+            "--out-dir", str(out_dir)]
+
+
+def _stamp(path: Path):
+    try:
+        s = path.stat()
+        return s.st_ino, s.st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def test_sigkill_at_random_points_resumes_to_the_same_parameters(tmp_path):
+    """`savae-lite train` killed with SIGKILL at random points (right after a checkpoint appears, plus a random
+    delay) and restarted until it finishes ends with the same parameters, history and test metrics as an
+    uninterrupted run. At least one restart must resume from a checkpoint written in the middle of an epoch."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    ref_dir, run_dir = tmp_path / "reference", tmp_path / "killed"
+    reference = subprocess.Popen(_train_cmd(ref_dir), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+    rng = random.Random(20180212)
+    last = run_dir / "last.pt"
+    kills, resumed_from, deadline = 0, [], time.monotonic() + 150
+    while True:
+        assert time.monotonic() < deadline, "the killed run did not finish in time"
+        if last.exists():
+            state = checkpoint.load(last)["state"]
+            resumed_from.append((state["epoch"], state["step_in_epoch"]))
+        proc = subprocess.Popen(_train_cmd(run_dir), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        mid_epoch_seen = any(step > 0 for _, step in resumed_from)
+        if kills < 2 or (not mid_epoch_seen and kills < 6):
+            before, changes, wanted = _stamp(last), 0, rng.randint(1, 3)
+            while proc.poll() is None and changes < wanted:  # wait for `wanted` fresh checkpoints
+                now = _stamp(last)
+                if now is not None and now != before:
+                    changes, before = changes + 1, now
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, 0.05))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                continue
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        break
+    _, err = reference.communicate(timeout=120)
+    assert reference.returncode == 0, err.decode()[-2000:]
+    assert kills >= 1 and any(step > 0 for _, step in resumed_from), (kills, resumed_from)
+    for name in ("best.pt", "last.pt"):
+        a, b = checkpoint.load(ref_dir / name), checkpoint.load(run_dir / name)
+        assert_same_state(a["model"], b["model"])
+    ref_last, run_last = checkpoint.load(ref_dir / "last.pt"), checkpoint.load(run_dir / "last.pt")
+    assert strip_times(ref_last["history"]) == strip_times(run_last["history"])
+    import json
+
+    ref_rec, run_rec = (json.loads((d / "results.json").read_text()) for d in (ref_dir, run_dir))
+    assert run_rec["status"] == "finished" and run_rec["resumed"]
+    assert ref_rec["test"] == run_rec["test"]
+    assert not list(run_dir.glob("*.tmp"))  # a temporary file of a killed write is cleaned up on resume
+
+
+
+def test_mid_epoch_resume_is_exact(tmp_path, monkeypatch):
+    """A crash in the middle of epoch 2 (after a mid-epoch checkpoint) and a restart give bit-identical
+    parameters, history and test metrics: position in the epoch, RNG state, accumulators are restored."""
+    import savae_lite.loop as loop_mod
+
+    full = Trainer(text_run_config(tmp_path / "full"), splits=text_run_splits())
+    full_rec = full.fit()
+    real, calls = loop_mod.training_step, {"n": 0}
+
+    def crash_at_step_8(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 8:  # epoch 2, third batch
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "training_step", crash_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits()).fit()
+    monkeypatch.setattr(loop_mod, "training_step", real)
+    ck = checkpoint.load(tmp_path / "split" / "last.pt")
+    assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], ck["loop"]["step_count"]) == (1, 2, 7)
+    second = Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits())
+    rec = second.fit()
+    assert rec["resumed"]
+    assert_same_state(params_of(full.model), params_of(second.model))
+    assert strip_times(full.history) == strip_times(second.history)
+    assert full_rec["test"] == rec["test"]
+
+
+def test_stale_temporary_checkpoint_is_removed_on_resume(tmp_path):
+    Trainer(text_run_config(tmp_path / "r", epochs=1), splits=text_run_splits()).fit()
+    stale = tmp_path / "r" / "last.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    Trainer(text_run_config(tmp_path / "r", epochs=2), splits=text_run_splits()).fit()
+    assert not stale.exists()
+
+
+
+# ---------------------------------------------------------------------------------- NaN / inf
+class NaNOnCall:
+    """A forward hook on a module that replaces its output by NaN on the given call numbers (1-based)."""
+
+    def __init__(self, module, calls):
+        self.calls, self.n = set(calls), 0
+        module.register_forward_hook(self)
+
+    def __call__(self, module, inputs, output):
+        self.n += 1
+        return output * float("nan") if self.n in self.calls else output
+
+
+def test_nan_svi_iterate_is_reported_with_step_and_mode(tmp_path):
+    trainer = Trainer(text_run_config(tmp_path / "nan"), splits=text_run_splits())
+    NaNOnCall(trainer.model.decoder.h0, calls={2})  # the second SVI step of the first batch
+    with pytest.raises(FloatingPointError, match=r"SVI iterate.*at step 0 in mode 'savae'.*none written yet"):
+        trainer.fit()
+    assert not (tmp_path / "nan" / "last.pt").exists()
+
+
+def test_nan_svi_iterate_in_plain_svi_mode(tmp_path):
+    trainer = Trainer(text_run_config(tmp_path / "svi", mode="svi"), splits=text_run_splits())
+    NaNOnCall(trainer.model.decoder.h0, calls={2})
+    with pytest.raises(FloatingPointError, match=r"non-finite loss.*at step 0 in mode 'svi'"):
+        trainer.fit()
+
+
+def test_nan_svi_iterate_skip_mode_skips_only_that_batch(tmp_path):
+    trainer = Trainer(text_run_config(tmp_path / "skip", on_nan="skip"), splits=text_run_splits())
+    NaNOnCall(trainer.model.decoder.h0, calls={2})
+    record = trainer.fit()
+    assert record["skipped_batches"] == 1
+    last = checkpoint.load(tmp_path / "skip" / "last.pt")
+    assert all(torch.isfinite(v).all() for v in last["model"].values())
+
+
+def _inf_grad_on(param, batches_hit, counter):
+    """Make ``param``'s gradient infinite while the trainer works on the given (0-based) step numbers."""
+    def hook(grad):
+        return grad * float("inf") if counter["step"] in batches_hit else grad
+    param.register_hook(hook)
+
+
+@pytest.mark.parametrize("mode", ["vae", "savae"])
+def test_inf_gradient_stops_with_step_and_mode(mode, tmp_path):
+    trainer = Trainer(text_run_config(tmp_path / mode, mode=mode), splits=text_run_splits())
+    counter = {"step": 2}
+    _inf_grad_on(trainer.model.decoder.out.weight, {2}, counter)
+    before = params_of(trainer.model)
+    with pytest.raises(FloatingPointError, match=rf"gradient norm \((nan|inf)\) at step 0 in mode '{mode}'"):
+        trainer.fit()
+    assert_same_state(before, params_of(trainer.model))  # no optimiser step with a bad gradient
+
+
+@pytest.mark.parametrize("mode", ["vae", "savae"])
+def test_inf_gradient_skip_mode(mode, tmp_path, monkeypatch):
+    import savae_lite.loop as loop_mod
+
+    trainer = Trainer(text_run_config(tmp_path / mode, mode=mode, on_nan="skip"), splits=text_run_splits())
+    counter = {"step": -1}
+    real = loop_mod.training_step
+
+    def counting(*args, **kwargs):
+        counter["step"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "training_step", counting)
+    _inf_grad_on(trainer.model.decoder.out.weight, {1, 6}, counter)
+    record = trainer.fit()
+    assert record["skipped_batches"] == 2
+    for name in ("last.pt", "best.pt"):
+        ck = checkpoint.load(tmp_path / mode / name)
+        assert all(torch.isfinite(v).all() for v in ck["model"].values())
+
+
+@pytest.mark.parametrize("on_nan", ["stop", "skip"])
+def test_non_finite_parameters_are_never_checkpointed(on_nan, tmp_path):
+    """An optimiser step that leaves inf in the parameters (finite loss and gradient) must not reach disk."""
+    trainer = Trainer(text_run_config(tmp_path / on_nan, mode="vae", on_nan=on_nan), splits=text_run_splits())
+    real_step, calls = trainer.loop.optimizer.step, {"n": 0}
+
+    def poisoned_step(*args, **kwargs):
+        out = real_step(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            with torch.no_grad():
+                trainer.model.decoder.h0.bias[0] = float("inf")
+        return out
+
+    trainer.loop.optimizer.step = poisoned_step
+    if on_nan == "stop":
+        with pytest.raises(FloatingPointError, match=r"non-finite parameters \(decoder\.h0\.bias\).*not written"):
+            trainer.fit()
+    else:
+        with pytest.warns(RuntimeWarning, match="non-finite parameters"):
+            trainer.fit()
+    ck = checkpoint.load(tmp_path / on_nan / "last.pt")
+    assert ck["loop"]["step_count"] == 2  # the checkpoint after the second step, the last good one
+    assert all(torch.isfinite(v).all() for v in ck["model"].values())
+

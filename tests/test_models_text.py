@@ -1,7 +1,11 @@
-"""The LSTM text VAE / LM: shapes, padding is transparent, word dropout, determinism."""
+"""The LSTM text VAE / LM (models/text.py): shapes, padding is transparent, word dropout, determinism, and
+clear errors for malformed token batches."""
+import pytest
 import torch
 
 from savae_lite.models.text import LSTMLanguageModel, TextModelConfig, TextVAE
+from savae_lite.modes import training_step
+from savae_lite.svi import SVIConfig
 from tests.conftest import tiny_sentences
 
 
@@ -82,3 +86,26 @@ def test_original_initialisation_is_uniform_in_the_range():
         assert flat.abs().max() <= 0.1 and flat.abs().max() > 0.09 and flat.std() > 0.05
     default = TextVAE(dataclasses.replace(cfg, init_range=None))
     assert max(float(p.detach().abs().max()) for p in default.parameters()) > 0.1
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda x: x.float(), "integer token ids"),
+    (lambda x: x[0], r"shape \(B, T\)"),
+    (lambda x: x[None], r"shape \(B, T\)"),
+    (lambda x: x[:, :1], "at least <s> and </s>"),
+    (lambda x: x[:0], "batch is empty"),
+    (lambda x: torch.where(x == 5, 20, x), r"token id 20 is outside the vocabulary \[0, 20\)"),
+    (lambda x: torch.where(x == 5, -3, x), r"token id -3 is outside"),
+    (lambda x: torch.cat([x, torch.zeros_like(x[:1])]), "sentence 4 of the batch is empty"),
+])
+def test_text_models_reject_bad_token_batches(make, match):
+    torch.manual_seed(0)
+    vae, lm = TextVAE(TextModelConfig.tiny(20)), LSTMLanguageModel(TextModelConfig.tiny(20))
+    x = tiny_sentences(4, 7)
+    x[:, 3] = 5
+    bad = make(x)
+    z = torch.zeros(max(bad.shape[0] if bad.dim() else 1, 1), 3)
+    for call in (lambda: vae.encode(bad), lambda: vae.neg_log_lik(bad, z), lambda: lm.neg_log_lik(bad),
+                 lambda: training_step(vae, bad, "savae", SVIConfig(steps=1))):
+        with pytest.raises(ValueError, match=match):
+            call()

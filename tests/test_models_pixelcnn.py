@@ -1,4 +1,4 @@
-"""The two-stack gated PixelCNN is autoregressive in raster order and has no blind spot.
+"""The two-stack gated PixelCNN (models/pixelcnn.py) is autoregressive in raster order and has no blind spot.
 
 Chapter: Images (PixelCNN).
 """

@@ -1,4 +1,5 @@
-"""The image VAE and the plain PixelCNN implement the LatentVariableModel interface.
+"""The image VAE and the plain PixelCNN (models/image.py) implement the LatentVariableModel interface and reject
+images of the wrong size or dtype.
 
 Chapter: Images (PixelCNN).
 """
@@ -170,3 +171,15 @@ def test_one_channel_decoder_does_not_see_the_current_pixel(cls):
     dep = J.reshape(size * size, size * size).abs()
     assert dep.triu().max() == 0  # neither the present (diagonal) nor the future
     assert dep[1:].sum(1).min() > 0  # every logit but the first sees some earlier pixel
+
+
+@pytest.mark.parametrize("x,match", [
+    (torch.zeros(2, 1, 10, 10), r"12.*12"),
+    (torch.zeros(2, 12, 12), r"\(B, 1, 12, 12\)|shape"),
+    (torch.zeros(2, 1, 12, 12, dtype=torch.uint8), "dtype|float"),
+])
+def test_image_model_rejects_wrong_size_or_dtype(x, match):
+    model = ImageVAE(ImageModelConfig.tiny())
+    for call in (lambda: model.encode(x), lambda: model.neg_log_lik(x, torch.zeros(x.shape[0], 4))):
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -1,0 +1,104 @@
+"""Checkpoints (checkpoint.py): atomic saves, safe loads with clear errors for truncated, foreign or malicious
+files, and the config comparison a resume relies on."""
+import os
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from savae_lite import checkpoint
+from savae_lite.train import Trainer
+from tests.conftest import REPO, text_run_config, text_run_splits
+
+
+def test_save_load_round_trip_and_missing_file(tmp_path):
+    obj = {"model": {"w": torch.arange(6.0).view(2, 3)}, "epoch": 3, "history": [{"loss": 1.5}], "name": "x"}
+    path = tmp_path / "sub" / "ck.pt"
+    checkpoint.atomic_save(obj, path)
+    back = checkpoint.load(path)
+    assert torch.equal(back["model"]["w"], obj["model"]["w"]) and back["history"] == obj["history"]
+    assert back["epoch"] == 3 and back["name"] == "x"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ck.pt"]  # no temporary left behind
+    with pytest.raises(FileNotFoundError, match=r"checkpoint .*nothing\.pt does not exist"):
+        checkpoint.load(tmp_path / "nothing.pt")
+
+
+def test_config_mismatch_names_the_differing_fields():
+    saved = {"train": {"mode": "vae", "lr": 1.0, "epochs": 3, "out_dir": "a", "svi": {"steps": 5}},
+             "data": {"name": "ptb", "data_dir": "/x"}, "model": {"dec_hidden": 32}}
+    same_but_ignored = {"train": {"mode": "vae", "lr": 1.0, "epochs": 9, "out_dir": "b", "svi": {"steps": 5}},
+                        "data": {"name": "ptb", "data_dir": "/y"}, "model": {"dec_hidden": 32}}
+    assert checkpoint.config_mismatch(saved, same_but_ignored) == []
+    other = {"train": {"mode": "savae", "lr": 1.0, "epochs": 3, "out_dir": "a", "svi": {"steps": 7}},
+             "data": {"name": "ptb", "data_dir": "/x"}, "model": {"dec_hidden": 32, "latent_dim": 4}}
+    assert checkpoint.config_mismatch(saved, other) == [
+        "model.latent_dim: checkpoint None vs now 4",
+        "train.mode: checkpoint 'vae' vs now 'savae'",
+        "train.svi.steps: checkpoint 5 vs now 7",
+    ]
+
+
+# ---- bad checkpoint files
+def _finished_run(tmp_path) -> Path:
+    out = tmp_path / "run"
+    Trainer(text_run_config(out, epochs=1, iw_samples=0), splits=text_run_splits()).fit()
+    return out
+
+
+def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
+    out = _finished_run(tmp_path)
+    last = out / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"last\.pt could not be loaded safely.*truncated"):
+        checkpoint.load(last)
+    with pytest.raises(ValueError, match=r"last\.pt could not be loaded safely"):
+        Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits()).fit()
+
+
+
+def test_best_checkpoint_is_not_resumable(tmp_path):
+    out = _finished_run(tmp_path)
+    os.replace(out / "best.pt", out / "last.pt")
+    with pytest.raises(ValueError, match="not a resumable checkpoint.*loop"):
+        Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits()).fit()
+
+
+def test_checkpoint_weights_from_another_model_are_rejected(tmp_path):
+    out = _finished_run(tmp_path)
+    ck = checkpoint.load(out / "last.pt")
+    ck["model"]["decoder.out.weight"] = torch.zeros(7, 7)
+    checkpoint.atomic_save(ck, out / "last.pt")
+    with pytest.raises(ValueError, match=r"weights do not fit the model.*decoder\.out\.weight"):
+        Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits()).fit()
+
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_checkpoint_with_foreign_pickle_is_refused_and_not_executed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as fh:
+        torch.save({"model": _Payload()}, fh, pickle_module=pickle)
+    with pytest.raises(ValueError, match="could not be loaded safely"):
+        checkpoint.load(path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_no_code_path_unpickles_untrusted_data():
+    """Every torch.load passes weights_only=True; no pickle/np.load(allow_pickle=True)/torch.load without it."""
+    offenders = []
+    for path in sorted((REPO / "savae_lite").rglob("*.py")):
+        text = path.read_text()
+        for m in re.finditer(r"torch\.load\(([^)]*)\)", text):
+            if "weights_only=True" not in m.group(1):
+                offenders.append(f"{path.name}: {m.group(0)}")
+        for pattern in (r"\bpickle\.loads?\(", r"allow_pickle\s*=\s*True", r"\bdill\b", r"\bjoblib\.load",
+                        r"weights_only\s*=\s*False", r"\bmarshal\.loads?\("):
+            offenders += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
+    assert not offenders, offenders
