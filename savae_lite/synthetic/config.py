@@ -37,7 +37,7 @@ class SyntheticConfig:
     epochs: int = 30  # at most; training stops earlier when the validation bound stops improving ...
     patience: int = 3  # ... for this many epochs (the best epoch's parameters are kept)
     optimizer: str = "adam"  # adam | sgd
-    lr: float = 1e-3
+    lr: float = 3e-3
     grad_clip: float = 5.0  # global norm, before every optimiser step
     kl_start: float = 0.1  # KL weight at the first step, rising linearly ...
     kl_warmup_epochs: float = 5.0  # ... to 1 over this many epochs (0: weight 1 throughout)
