@@ -141,13 +141,14 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.device = "auto",
                   cfg: SyntheticConfig | None = None, log: Callable[[str], None] | None = print,
-                  work_dir: str | Path | None = None) -> dict:
+                  work_dir: str | Path | None = None, seed_indices: list[int] | None = None) -> dict:
     """Run the whole experiment and return a JSON-able dict (see :mod:`savae_lite.experiments`).
 
     ``cfg`` overrides the preset chosen by ``quick``. Seeds: the oracle from ``seed``, the corpus from
     ``seed + 1``; training seed s = ``seed + 2 + 10 * i`` for i < ``cfg.seeds`` (the same initialisation and
     data order for every mode of that seed). With ``work_dir`` every finished (seed, setting, mode) unit is
-    written there and a re-run skips it, so the experiment resumes where it was stopped.
+    written there and a re-run skips it, so the experiment resumes where it was stopped; ``seed_indices`` runs
+    only those seeds (e.g. one per process, sharing ``work_dir``: a later full run collects their units).
 
     ``rows``: one per (seed, setting, mode) with ``bound`` (test -ELBO with the mode's test-time q, nats per
     sentence), ``kl``, ``mi``, ``au``, ``bound_no_refine`` (the encoder's q alone, where there is an encoder),
@@ -174,7 +175,7 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     log(f"oracle: true NLL {truth['true_nll']:.3f} +- {truth['true_nll_se']:.3f} "
         f"(bound of the fitted q {truth['fitted_q_bound']:.3f})")
     rows = []
-    for i in range(cfg.seeds):
+    for i in (range(cfg.seeds) if seed_indices is None else seed_indices):
         run_seed = seed + 2 + 10 * i
         shared = None
         for setting in SETTINGS:
