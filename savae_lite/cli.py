@@ -91,9 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="performance benchmark (ratios measured side by side)",
                        description="Benchmark SA-VAE steps against the floor of 2K+1 gradient evaluations.")
-    b.add_argument("--quick", action="store_true", help="reduced sizes (< 2 minutes on 2 CPU cores)")
-    b.add_argument("--tiny", action="store_true", help="smallest possible run (a smoke test for CI)")
+    b.add_argument("--quick", action="store_true", help="reduced sizes (a few minutes on 2 CPU cores; the book's)")
+    b.add_argument("--tiny", action="store_true", help="smallest possible run (seconds; a smoke test for CI)")
     b.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    b.add_argument("--threads", type=int, default=None,
+                   help="intra-op threads (default on CPU: 1, timed on the process's CPU time; more: wall time)")
     b.add_argument("--out", default=None, help="write the measurements to this JSON file")
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
@@ -178,7 +180,9 @@ def _cmd_eval(args) -> int:
 def _cmd_bench(args) -> int:
     from savae_lite import bench
 
-    return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: expected a positive number of threads, got {args.threads}")
+    return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out, threads=args.threads)
 
 
 def _cmd_experiment(args) -> int:

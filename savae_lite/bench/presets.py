@@ -1,0 +1,52 @@
+"""Sizes of a benchmark run: :class:`BenchConfig` and the three presets ``full``, ``quick`` and ``tiny``.
+
+Chapter: *Differentiable SVI* (the cost of Algorithm 1).
+
+* ``full`` — the specified sizes (small text model on PTB sentences of 22 tokens in batches of 32, small image
+  model on Omniglot in batches of 50), K in 5, 10, 20; tens of minutes on a CPU.
+* ``quick`` — what the book records: the same models on sentences of 10 tokens and random binary images in
+  batches of 6, IW-NLL on 2 sentences; 4 to 6 rounds per cell. Six to eight minutes on 2 CPU cores shared with
+  two other CPU-bound jobs (load average 3 to 4.5), which slow every computation down by 1.3 to 2 times; about
+  half that on a quiet machine, where fewer cells need extra rounds.
+* ``tiny`` — the tiny models, K in 1, 2 (seconds): a smoke test for CI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BenchConfig:
+    """Sizes and repeat counts of one benchmark run."""
+
+    preset: str
+    ks: tuple[int, ...] = (5, 10, 20)  # SVI steps K of the SA-VAE step
+    repeats: int = 5  # interleaved rounds per (model, hvp, K): each round times one step
+    max_repeats: int = 9  # extra rounds, only for cells whose ratio is not yet stable, up to this many
+    stable_rel_iqr: float = 0.03  # a cell is stable when IQR / median of its ratio to the floor is at most this
+    grad_evals_per_block: int = 4  # gradient evaluations timed between two consecutive steps
+    text_model: str = "small"  # TextModelConfig preset
+    text_len: int = 22  # tokens per sentence, <s> and </s> included (all sentences of a batch have this length)
+    text_batch: int = 32
+    text_data: str = "ptb"  # 'ptb' (embedded) or 'random'
+    image_model: str = "small"  # ImageModelConfig preset
+    image_batch: int = 50
+    image_data: str = "omniglot"  # 'omniglot' (when available, else random) or 'random' binary images
+    train_batches: int = 4  # batches per chunk in loop-vs-bare
+    train_rounds: int = 10  # timed chunks per side (after one untimed warm-up chunk each), alternating
+    iw_sentences: int = 32
+    iw_samples: int = 500
+    iw_max_rows: tuple[int, ...] = (250, 1000)
+    iw_repeats: int = 3  # timed IW-NLL calls per max_rows setting, interleaved
+    memory_limit_gb: float = 6.0  # skip an exact-HVP configuration whose extrapolated memory exceeds this
+
+
+PRESETS = {
+    "full": BenchConfig("full"),
+    "quick": BenchConfig("quick", repeats=4, max_repeats=6, text_len=10, image_batch=6, image_data="random",
+                         train_batches=2, train_rounds=12, iw_sentences=2, iw_max_rows=(1000,)),
+    "tiny": BenchConfig("tiny", ks=(1, 2), repeats=3, max_repeats=3, grad_evals_per_block=2, text_model="tiny",
+                        text_len=6, text_batch=4, text_data="random", image_model="tiny", image_batch=4,
+                        image_data="random", train_batches=2, train_rounds=2, iw_sentences=2, iw_samples=20,
+                        iw_max_rows=(40,), iw_repeats=2, memory_limit_gb=1.0),
+}
