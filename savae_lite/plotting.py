@@ -103,6 +103,25 @@ def finish(fig=None) -> None:
     plt.show()
 
 
+def svi_gap_curves(frame, xlabel: str, *, skip_first: bool = True, shift: int = 0, linestyles: dict | None = None,
+                   colors: dict | None = None, legend_fontsize=None) -> None:
+    """Chapter *SVI*: each column of ``frame`` (index: SVI steps K; values: ELBO(lambda*) - ELBO(lambda_K) in
+    nats) against K on log-log axes. ``skip_first`` drops the row K = 0 (log axis); ``shift`` is added to K;
+    ``linestyles`` / ``colors`` map column names to matplotlib styles."""
+    fig, ax = plt.subplots()
+    data = frame.iloc[1:] if skip_first else frame
+    for name in frame:
+        style = {"color": colors[name]} if colors and name in colors else {}
+        ax.plot(data.index + shift, data[name], (linestyles or {}).get(name, "-"), marker="o", markersize=3,
+                label=name, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    nats_axis(ax, what=r"ELBO$(\lambda^*)$ $-$ ELBO$(\lambda_K)$")
+    ax.legend(fontsize=legend_fontsize)
+    finish(fig)
+
+
 def _numpy(a):
     if hasattr(a, "detach"):
         return a.detach().cpu().numpy()
