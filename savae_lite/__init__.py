@@ -9,7 +9,7 @@ The package is organised one concept per module (see the book's introduction for
   loop), ``schedule`` (learning-rate halving), ``train`` (the trainer: loop + checkpoints + records),
   ``evaluate`` (the one evaluator);
 * studies: ``gap`` (amortization gap), ``synthetic`` (the oracle experiment), ``experiments``, ``bench``;
-* plumbing: ``config``, ``build``, ``checkpoint``, ``atomic`` (atomic writes), ``results``, ``rng``, ``runtime``,
+* plumbing: ``config``, ``validation``, ``build``, ``checkpoint``, ``atomic`` (atomic writes), ``results``, ``rng``, ``runtime``,
   ``cli``.
 """
 from savae_lite.runtime import set_seed, pick_device, quick_mode

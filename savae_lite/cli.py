@@ -13,12 +13,13 @@ from pathlib import Path
 
 from savae_lite.config import PRESETS, DataConfig, RunConfig, TrainConfig, preset
 from savae_lite.svi import SVIConfig
+from savae_lite.validation import DATA_FLAGS, SEED_RANGE, SVI_FLAGS, check_int
 
 _SVI_HELP = {"steps": "SVI steps K while training (test-time K: --test-svi-steps)",
              "lr_mu": "per-example SVI step size for mu", "lr_logvar": "per-example SVI step size for log sigma^2",
              "momentum": "SVI momentum", "clip": "per-example clip of the SVI gradient norm (mu and logvar separately)",
              "hvp": "savae: Hessian-vector products by finite differences (fd) or double backward (exact)"}
-_SVI_FLAGS = {"steps": "train-svi-steps", "hvp": "hvp"}
+_SVI_FLAGS = SVI_FLAGS  # one table of flag names, shared with the config's error messages
 
 
 def _parse_type(annotation: str):
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model-preset", choices=["paper", "small", "tiny"], default=argparse.SUPPRESS,
                    help="model sizes: paper, small (CPU) or tiny")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in OUT_DIR")
-    _add_dataclass_flags(t.add_argument_group("data"), DataConfig, rename={"name": "data"})
+    _add_dataclass_flags(t.add_argument_group("data"), DataConfig, rename=DATA_FLAGS)
     _add_dataclass_flags(t.add_argument_group("training"), TrainConfig)
     _add_dataclass_flags(t.add_argument_group("SVI"), SVIConfig, prefix="svi-", rename=_SVI_FLAGS, helps=_SVI_HELP)
 
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SVI steps K of test-time refinement (default: the run's test-time K)")
     e.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (default 0: skip)")
     e.add_argument("--max-examples", type=int, default=None, help="evaluate on N examples spread evenly over the split")
+    e.add_argument("--seed", type=int, default=None,
+                   help="random seed of the evaluation (default: the run's seed); same seed, same numbers")
     e.add_argument("--data-dir", default=None, help="data folder (default $SAVAE_LITE_DATA or the cache)")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     e.add_argument("--out", default=None, help="also write the metrics to this JSON file")
@@ -134,10 +137,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def _cmd_train(args) -> int:
-    from savae_lite.train import Trainer, validate_config
+    from savae_lite.train import Trainer
 
     cfg = config_from_args(args)
-    validate_config(cfg)
+    cfg.validate()  # Trainer validates again; here it fails before importing/building anything
     record = Trainer(cfg).fit(resume=not args.no_resume)
     print(json.dumps({"results": str(Path(cfg.train.out_dir) / "results.json"), "test": record["test"]}, indent=1))
     return 0
@@ -147,26 +150,43 @@ def _cmd_eval(args) -> int:
     from savae_lite import checkpoint
     from savae_lite.build import build_data, build_model
     from savae_lite.evaluate import spread_subset, test_report
-    from savae_lite.runtime import pick_device
+    from savae_lite.runtime import pick_device, set_seed
 
+    for flag, value, lo in [("--max-examples", args.max_examples, 1), ("--test-svi-steps", args.test_svi_steps, 0),
+                            ("--iw-samples", args.iw_samples, 0)]:
+        if value is not None:
+            check_int(flag, value, lo)
+    if args.seed is not None:
+        check_int("--seed", args.seed, *SEED_RANGE)
     ck = checkpoint.load(args.checkpoint)
-    cfg = RunConfig.from_dict(ck["config"])
+    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
+        missing = "model and config" if not isinstance(ck, dict) else " and ".join(
+            k for k in ("model", "config") if k not in ck)
+        raise ValueError(f"checkpoint {args.checkpoint} has no {missing}: not a checkpoint written by "
+                         "`savae-lite train` (best.pt or last.pt)")
+    try:
+        cfg = RunConfig.from_dict(ck["config"])
+        cfg.validate(training=False)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"checkpoint {args.checkpoint}: its config cannot be used: {err}") from None
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
     if args.test_svi_steps is not None:
         cfg.train.test_svi_steps = args.test_svi_steps
+    seed = cfg.train.seed if args.seed is None else args.seed
     device = pick_device(args.device)
     splits = build_data(cfg)
     model = build_model(cfg, len(splits.vocab) if splits.vocab is not None else None)
     try:
         model.load_state_dict(ck["model"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise ValueError(f"{args.checkpoint}: weights do not fit the model its config describes: {err}") from None
     model.to(device)
     batches = splits.valid if args.split == "valid" else splits.test
-    if args.max_examples:
+    if args.max_examples is not None:
         batches = spread_subset(batches, args.max_examples)
-    out = {"checkpoint": str(args.checkpoint), "split": args.split,
+    set_seed(seed)  # test-time SVI and the IW-NLL sample z: the same seed gives the same numbers
+    out = {"checkpoint": str(args.checkpoint), "split": args.split, "seed": seed,
            **test_report(model, batches, cfg.train.mode, cfg.test_svi(), iw_samples=args.iw_samples,
                          device=device)}
     print(json.dumps(out, indent=1))

@@ -77,6 +77,12 @@ class RunConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def validate(self, *, training: bool = True) -> None:
+        """Check every field (:func:`savae_lite.validation.validate`); raises ``ValueError`` naming the flag."""
+        from savae_lite.validation import validate
+
+        validate(self, training=training)
+
     def test_svi(self) -> SVIConfig:
         """The SVI of test-time refinement: the training SVI with K = ``train.test_svi_steps`` when set."""
         tc = self.train
@@ -84,15 +90,38 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        d = dict(d)
-        train = dict(d.get("train", {}))
-        svi = dict(train.get("svi", {}))
+        """The inverse of :meth:`to_dict` (also reads older records). Unknown or misplaced fields raise
+        ``ValueError`` naming them (e.g. ``train.bogus``), not a ``TypeError`` from a constructor."""
+        d = _section(d, "config")
+        train = _section(d.get("train", {}), "train")
+        svi = _section(train.get("svi", {}), "train.svi")
         if "hvp" in train:  # records written before the HVP back-end moved into SVIConfig
             svi["hvp"] = train.pop("hvp")
+        data = _section(d.get("data", {}), "data")
+        unknown = ([f"{k}" for k in d if k not in {f.name for f in dataclasses.fields(cls)}]
+                   + _unknown(data, DataConfig, "data.") + _unknown(train, TrainConfig, "train.")
+                   + _unknown(svi, SVIConfig, "train.svi."))
+        if unknown:
+            raise ValueError(f"unknown config field(s) {', '.join(unknown)} (written by another version of "
+                             "savae-lite?)")
+        if not isinstance(d.get("model", {}), dict):
+            got = d["model"]
+            raise ValueError(f"config field model: expected a dict of model sizes, got {got!r}")  # noqa: TRY004
         train["svi"] = SVIConfig(**svi)
-        return cls(data=DataConfig(**d.get("data", {})), train=TrainConfig(**train),
+        return cls(data=DataConfig(**data), train=TrainConfig(**train),
                    model_kind=d.get("model_kind", "text"), model=dict(d.get("model", {})),
                    model_preset=d.get("model_preset", "small"))
+
+
+def _section(d, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise ValueError(f"config section {where}: expected a dict, got {type(d).__name__}")  # noqa: TRY004
+    return dict(d)
+
+
+def _unknown(d: dict, cls, prefix: str) -> list[str]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return [prefix + str(k) for k in d if k not in names]
 
 
 # ----- presets ----------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
     Returned keys: ``nll_bound`` (-ELBO, nats/example), ``recon``, ``kl``, ``iw_nll``, ``ppl_bound``,
     ``ppl_iw``, ``bound_minus_iw_se`` (standard error of the per-example difference bound - IW-NLL), ``mi`` (over
     the whole split), ``au``, ``examples``, ``tokens``. For a model without z: ``nll`` and ``ppl`` (exact).
+    Raises ``ValueError`` when ``batches`` hold no example.
     """
     was_training = model.training
     model.eval()
@@ -98,7 +99,10 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
             tot["iw"] += float(iw.sum())
             gaps.append((recon + kl - iw).double().cpu())
     model.train(was_training)
-    n, tokens = max(tot["n"], 1), tot["tokens"]
+    if tot["n"] == 0:  # no metric of nothing: NLL 0 / PPL 1 would read as a perfect score
+        raise ValueError("evaluate: there are no examples to evaluate (an empty split, or a subset of 0 examples "
+                         "such as --max-examples / --iw-max-examples below 1)")
+    n, tokens = tot["n"], tot["tokens"]
     if not model.is_latent:
         return {"nll": tot["recon"] / n, "ppl": objectives.perplexity(tot["recon"], tokens), "examples": tot["n"],
                 "tokens": tokens}

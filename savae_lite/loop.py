@@ -137,8 +137,10 @@ class TrainingLoop:
             totals.add(stats, time.perf_counter() - t0)
             if totals.n:
                 m = totals.means()
+                # plain float formatting: inf and nan print as such (a diverging run is stopped, with its step
+                # number, by the finiteness checks of step(), never by the progress bar)
                 bar.set_postfix(loss=f"{m['loss']:.2f}", kl=f"{m['kl']:.2f}",
-                                ppl=f"{m['ppl_bound']:.1f}" if m["ppl_bound"] else "-", refresh=False)
+                                ppl=f"{m['ppl_bound']:.1f}" if m["ppl_bound"] is not None else "-", refresh=False)
             bar.update(1)
             if after_step is not None:
                 after_step(i + 1)

@@ -109,5 +109,13 @@ def active_units(means: torch.Tensor, threshold: float = 0.01) -> tuple[int, tor
 
 
 def perplexity(total_nll: float, total_tokens: float) -> float:
-    """PPL = exp(total NLL / total predicted tokens), tokens counting ``</s>`` but not ``<s>``."""
-    return math.exp(total_nll / max(total_tokens, 1.0))
+    """PPL = exp(total NLL / total predicted tokens), tokens counting ``</s>`` but not ``<s>``.
+
+    Never raises: a per-token NLL beyond what a float can exponentiate (about 709.8 nats) gives ``math.inf``,
+    a NaN gives NaN, so a diverging run is reported by its loss checks, not by an ``OverflowError`` here.
+    """
+    exponent = float(total_nll) / max(float(total_tokens), 1.0)
+    try:
+        return math.exp(exponent)
+    except OverflowError:
+        return math.inf

@@ -22,34 +22,17 @@ from savae_lite import checkpoint, results
 from savae_lite.build import build_data, build_model
 from savae_lite.data.splits import Splits
 from savae_lite.config import RunConfig
+from savae_lite.validation import check_out_dir, validate
 from savae_lite.runtime import pick_device, set_seed
 from savae_lite.evaluate import evaluate, test_report
-from savae_lite.loop import ON_NAN, OPTIMIZERS, EpochTotals, TrainingLoop
-from savae_lite.modes import MODES
-from savae_lite.schedule import LR_POLICIES, validation_scheduler
-from savae_lite.svi import HVP_BACKENDS
+from savae_lite.loop import EpochTotals, TrainingLoop
+from savae_lite.schedule import validation_scheduler
 
 
 def validate_config(cfg: RunConfig) -> None:
-    """Reject bad settings early with the name of the offending option."""
-    tc = cfg.train
-    if tc.mode not in MODES:
-        raise ValueError(f"--mode: unknown training mode {tc.mode!r}; choose one of {', '.join(MODES)}")
-    if tc.svi.hvp not in HVP_BACKENDS:
-        raise ValueError(f"--hvp: unknown back-end {tc.svi.hvp!r}; choose one of {', '.join(HVP_BACKENDS)}")
-    if tc.optimizer not in OPTIMIZERS:
-        raise ValueError(f"--optimizer: {tc.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if tc.on_nan not in ON_NAN:
-        raise ValueError(f"--on-nan: {tc.on_nan!r} is not one of {', '.join(ON_NAN)}")
-    if tc.lr_schedule not in LR_POLICIES:
-        raise ValueError(f"--lr-schedule: {tc.lr_schedule!r} is not one of {', '.join(LR_POLICIES)}")
-    for name, value in [("--epochs", tc.epochs), ("--batch-size", cfg.data.batch_size)]:
-        if value < 1:
-            raise ValueError(f"{name}: must be >= 1, got {value}")
-    if tc.lr <= 0:
-        raise ValueError(f"--lr: must be > 0, got {tc.lr}")
-    if tc.svi.steps < 0:
-        raise ValueError(f"--train-svi-steps: must be >= 0, got {tc.svi.steps}")
+    """Reject bad settings early with the name of the offending option (the config layer's
+    :func:`savae_lite.validation.validate`: every field's type, range and finiteness)."""
+    validate(cfg)
 
 
 class Trainer:
@@ -57,6 +40,7 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, splits: Splits | None = None, model=None):
         validate_config(cfg)
+        check_out_dir(cfg.train.out_dir)  # an unusable --out-dir fails now, not after an epoch of training
         self.cfg = cfg
         tc = cfg.train
         self.device = pick_device(tc.device)

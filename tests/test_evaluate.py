@@ -150,3 +150,38 @@ def test_spread_subset_takes_examples_across_batches():
     assert sum(x.shape[0] for x in sub) == 5
     assert sorted({int(x[0, 0]) for x in sub}) == [0, 1, 2, 3, 4]
     assert spread_subset(batches, None) == batches
+
+
+# ---------------------------------------------------------------------------------- nothing to evaluate
+@pytest.mark.parametrize("subset", [[], "n=0", "n=-5"])
+def test_evaluation_over_zero_examples_raises(subset, toy):
+    """No metric of nothing: it used to return NLL 0.0, PPL 1.0 and IW-NLL 0.0, a perfect score."""
+    model, x = toy
+    batches = subset if isinstance(subset, list) else spread_subset([x[:8], x[8:]], int(subset[2:]))
+    assert batches == []
+    for kwargs in ({}, {"refine": REFINE}, {"iw_samples": 3}):
+        with pytest.raises(ValueError, match="no examples to evaluate"):
+            evaluate(model, batches, **kwargs)
+
+
+def test_report_with_zero_iw_examples_raises(toy):
+    model, x = toy
+    with pytest.raises(ValueError, match="no examples"):
+        evaluate_mod.test_report(model, [x], "savae", REFINE, iw_samples=3, iw_max_examples=0)
+
+
+def test_exact_model_over_zero_examples_raises():
+    model = LSTMLanguageModel(TextModelConfig.tiny(20))
+    with pytest.raises(ValueError, match="no examples"):
+        evaluate(model, [])
+
+
+def test_perplexity_never_overflows():
+    from savae_lite.objectives import perplexity
+
+    assert perplexity(1e6, 10) == math.inf  # exp(1e5): beyond a float
+    assert perplexity(709.0, 1) == pytest.approx(math.exp(709.0))
+    assert perplexity(-1e6, 10) == 0.0
+    assert math.isnan(perplexity(math.nan, 10))
+    assert perplexity(math.inf, 10) == math.inf
+    assert perplexity(2.0, 0) == pytest.approx(math.exp(2.0))  # unchanged: tokens floored at 1

@@ -118,7 +118,12 @@ def test_nan_skip_mode_skips_batches(tmp_path):
 
 @pytest.mark.parametrize("field,value,flag", [("mode", "magic", "--mode"), ("svi.hvp", "x", "--hvp"),
                                               ("optimizer", "rmsprop", "--optimizer"), ("device", "tpu", "--device"),
-                                              ("lr_schedule", "cosine", "--lr-schedule")])
+                                              ("lr_schedule", "cosine", "--lr-schedule"),
+                                              ("kl_start", float("nan"), "--kl-start"),
+                                              ("kl_warmup_epochs", float("inf"), "--kl-warmup-epochs"),
+                                              ("max_steps_per_epoch", -2, "--max-steps-per-epoch"),
+                                              ("svi.momentum", 5.0, "--svi-momentum"),
+                                              ("grad_clip", -1.0, "--grad-clip")])
 def test_bad_settings_are_named(field, value, flag, tmp_path):
     cfg = run_config("text", "vae", tmp_path / "bad")
     *path, name = field.split(".")
@@ -128,6 +133,28 @@ def test_bad_settings_are_named(field, value, flag, tmp_path):
     setattr(target, name, value)
     with pytest.raises(ValueError, match=flag):
         Trainer(cfg, splits=text_splits())
+
+
+@pytest.mark.parametrize("case", ["file", "inside-a-file"])
+def test_unusable_out_dir_fails_before_data_or_model(case, tmp_path, monkeypatch):
+    """The Python API gets the CLI's --out-dir check: refused in Trainer() before any data or model is built."""
+    import savae_lite.train as train_mod
+
+    def boom(*args, **kwargs):
+        raise AssertionError("built although --out-dir is unusable")
+
+    monkeypatch.setattr(train_mod, "build_data", boom)
+    monkeypatch.setattr(train_mod, "build_model", boom)
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    out = blocker if case == "file" else blocker / "run"
+    with pytest.raises(ValueError, match=r"^--out-dir: "):
+        Trainer(run_config("text", "vae", out))
+
+
+def test_missing_out_dir_is_created_up_front(tmp_path):
+    Trainer(run_config("text", "vae", tmp_path / "new" / "run"), splits=text_splits())
+    assert (tmp_path / "new" / "run").is_dir() and list((tmp_path / "new" / "run").iterdir()) == []
 
 
 def strip_times(history):
