@@ -9,8 +9,8 @@ The package is organised one concept per module (see the book's introduction for
   loop), ``schedule`` (learning-rate halving), ``train`` (the trainer: loop + checkpoints + records),
   ``evaluate`` (the one evaluator);
 * studies: ``gap`` (amortization gap), ``synthetic`` (the oracle experiment), ``experiments``, ``bench``;
-* plumbing: ``config``, ``validation``, ``build``, ``checkpoint``, ``atomic`` (atomic writes), ``results``, ``rng``, ``runtime``,
-  ``cli``.
+* plumbing: ``config``, ``validation``, ``build``, ``checkpoint``, ``atomic`` (atomic writes), ``results``,
+  ``rng``, ``runtime``, ``checks`` (numerical checks shared by tests and chapters), ``cli``.
 """
 from savae_lite.runtime import set_seed, pick_device, quick_mode
 
