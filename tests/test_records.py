@@ -14,7 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = sorted([*REPO.glob("results/*.json"), *REPO.glob("book/results/*.json")])
-MI_TOL = 0.05  # nats: MI and KL are separate Monte-Carlo / closed-form estimates
+# nats. MI is a Monte-Carlo estimate (one z per example), KL is closed-form: on 500 examples of a 2-d latent
+# with posterior std 0.37 (the synthetic experiment) the MI estimate's standard deviation is 0.03 nats
+# (30 repeats), so 0.1 is about three standard deviations.
+MI_TOL = 0.1
 
 
 def commits(obj):
