@@ -1,11 +1,18 @@
 """Checkpoints that never lose work: written atomically (:mod:`savae_lite.atomic`), loaded with
 ``weights_only=True`` (no arbitrary unpickling), checked against the run's config on resume.
 
+Every checkpoint written by :func:`atomic_save` carries a ``"checksum"``: the SHA-256 of all its tensors (their
+place in the checkpoint, dtype, shape and raw bytes, walked in order). :func:`load` recomputes it, so a file
+whose tensors were silently damaged on disk is refused instead of resuming from garbage. Files written before
+checksums existed still load, with a warning.
+
 Chapter: *Introduction* (running long experiments).
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -14,30 +21,110 @@ from savae_lite.atomic import atomic_write
 from savae_lite.atomic import remove_stale_temporaries as remove_stale_temporaries  # re-export (train.py)
 
 
+CHECKSUM_KEY = "checksum"
+
+
+def _hash_tensors(obj, digest, where: str) -> None:
+    """Feed every tensor inside ``obj`` (dicts, lists and tuples walked in order) to ``digest``."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{where}|{obj.dtype}|{tuple(obj.shape)}|".encode())
+        if t.numel():
+            digest.update(t.view(torch.uint8).numpy())  # the raw bytes, without a copy
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _hash_tensors(v, digest, f"{where}/{k!r}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _hash_tensors(v, digest, f"{where}/{i}")
+
+
+def tensor_checksum(obj) -> str:
+    """SHA-256 (hex) over the tensors of a checkpoint dict, leaving out its own ``"checksum"`` entry."""
+    digest = hashlib.sha256()
+    items = obj.items() if isinstance(obj, dict) else [("", obj)]
+    for k, v in items:
+        if k != CHECKSUM_KEY:
+            _hash_tensors(v, digest, repr(k))
+    return digest.hexdigest()
+
+
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """Save ``obj`` with ``torch.save`` so that ``path`` is either the old file or the complete new one
     (see :func:`savae_lite.atomic.atomic_write`; a killed write leaves a ``<name>.*.tmp`` file that
-    :func:`remove_stale_temporaries` deletes)."""
+    :func:`remove_stale_temporaries` deletes). A dict gets a fresh ``"checksum"`` of its tensors (``obj`` itself
+    is not modified)."""
+    if isinstance(obj, dict):
+        obj = {**{k: v for k, v in obj.items() if k != CHECKSUM_KEY}, CHECKSUM_KEY: tensor_checksum(obj)}
     with atomic_write(path, "wb") as fh:
         torch.save(obj, fh)
 
 
+def verify(ck, path: str | os.PathLike) -> None:
+    """Raise ValueError naming ``path`` when the checksum stored in ``ck`` does not match its tensors; warn when
+    a checkpoint dict has none (written by an older version: loaded unverified)."""
+    if not isinstance(ck, dict):
+        return
+    stored = ck.get(CHECKSUM_KEY)
+    if stored is None:
+        warnings.warn(f"checkpoint {path} has no checksum (written by an older savae-lite); loaded without "
+                      "verifying its tensors", UserWarning, stacklevel=3)
+        return
+    if stored != tensor_checksum(ck):
+        raise ValueError(f"checkpoint {path}: checksum mismatch (a corrupted file?): its tensors are not the ones "
+                         "that were saved")
+
+
 def load(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint safely (tensors and plain containers only). Clear errors for missing/corrupt files."""
+    """Load a checkpoint safely (tensors and plain containers only) and verify its checksum. Clear errors for
+    missing, corrupt or damaged files."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        ck = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, ...
         detail = " ".join(str(err).split())
         detail = detail if len(detail) <= 300 else detail[:300] + " ..."
         raise ValueError(f"checkpoint {path} could not be loaded safely: it is corrupted, truncated or not a "
                          f"savae-lite checkpoint ({type(err).__name__}: {detail})") from err
+    verify(ck, path)
+    return ck
+
+
+def previous_of(path: str | os.PathLike) -> Path:
+    """Where :func:`keep_previous` keeps the prior version of ``path``: ``last.pt`` -> ``last.prev.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def keep_previous(path: str | os.PathLike) -> None:
+    """Before ``path`` is replaced, keep its current version as :func:`previous_of` ``(path)``.
+
+    A hard link (made under a temporary name, then renamed) keeps ``path`` in place throughout, so a reader
+    always finds a complete checkpoint there; where the file system has no hard links ``path`` is moved
+    instead, and until the new file is written only the previous one exists (a resume falls back to it)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    prev = previous_of(path)
+    tmp = prev.with_name(f"{prev.name}.{os.getpid()}.tmp")  # a stale one is removed by remove_stale_temporaries
+    try:
+        if tmp.exists():
+            tmp.unlink()
+        os.link(path, tmp)
+        os.replace(tmp, prev)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        os.replace(path, prev)
 
 
 def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.out_dir", "train.progress",
-                                                        "train.device", "data.data_dir", "data.download")) -> list[str]:
+                                                        "train.device", "train.checkpoint_minutes", "data.data_dir",
+                                                        "data.download")) -> list[str]:
     """Dotted names of config fields that differ between a checkpoint and the current run."""
     diffs: list[str] = []
 

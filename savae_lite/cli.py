@@ -220,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"savae-lite {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # a train stopped by SIGINT/SIGTERM: checkpoint written, one line, exit code 130
+        # savae_lite.train is already imported when its exception was raised
+        from savae_lite.train import TrainingInterrupted
+
+        if not isinstance(err, TrainingInterrupted):
+            raise
+        print(f"savae-lite {args.command}: {err}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,8 @@ class TrainConfig:
     iw_max_examples: int | None = option(None, "compute the IW-NLL on N test examples spread evenly over the split")
     max_steps_per_epoch: int | None = option(None, "cut each epoch after this many batches (quick runs)")
     checkpoint_every: int = option(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
+    checkpoint_minutes: float = option(5.0, "also write the resumable checkpoint after this many minutes of training "
+                                            "since the last one (0: off)")
     on_nan: str = option("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
     seed: int = option(3435, "random seed (set_seed)")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")

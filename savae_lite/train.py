@@ -7,10 +7,22 @@ Chapter: *SA-VAE* (the training loop); the text and image chapters' runs are ``s
 Resumability: the data order of epoch e comes from a generator seeded with (seed, e); the checkpoint stores the
 model, the loop (optimiser, global step), the schedule, the global torch RNG state and the position inside the
 epoch, so a killed run restarted with the same config ends with the same parameters as an uninterrupted one.
+``last.pt`` is written every ``checkpoint_every`` steps, after ``checkpoint_minutes`` of training since the last
+write, and at the end of every epoch; its previous version is kept as ``last.prev.pt``, and a resume falls back
+to it (with a warning) when ``last.pt`` is damaged (see :mod:`savae_lite.checkpoint`: checksums).
+
+Stopping: SIGINT (Ctrl-C) or SIGTERM while :meth:`Trainer.fit` runs lets the current step finish, writes
+``last.pt``, marks ``results.json`` ``"status": "interrupted"`` and raises :class:`TrainingInterrupted`; the same
+command resumes. A second signal stops at once (KeyboardInterrupt; the checkpoint on disk stays the last good one).
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +39,19 @@ from savae_lite.runtime import pick_device, set_seed
 from savae_lite.evaluate import evaluate, test_report
 from savae_lite.loop import EpochTotals, TrainingLoop
 from savae_lite.schedule import validation_scheduler
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+
+class TrainingInterrupted(Exception):
+    """``Trainer.fit`` stopped on SIGINT/SIGTERM after writing its resumable checkpoint; ``step`` is the number of
+    finished optimiser steps, ``signal`` the signal's name."""
+
+    def __init__(self, step: int, signal_name: str, last: Path):
+        super().__init__(f"interrupted at step {step}; resume with the same command (by {signal_name}; "
+                         f"checkpoint {last})")
+        self.step, self.signal = step, signal_name
 
 
 def validate_config(cfg: RunConfig) -> None:
@@ -58,6 +83,8 @@ class Trainer:
                       "wall": 0.0, "totals": EpochTotals().to_dict()}
         self.history: list[dict] = []
         self.record: dict = {}
+        self._stop_signal: int | None = None  # set by the SIGINT/SIGTERM handler while fit runs
+        self._last_save = time.monotonic()  # when last.pt was last written (the checkpoint_minutes rule)
 
     @property
     def lr(self) -> float:
@@ -90,7 +117,10 @@ class Trainer:
               "config": self.cfg.to_dict(), "rng": torch.get_rng_state(), "vocab": self._vocab_dict()}
         if self.device.type == "cuda":
             ck["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        checkpoint.atomic_save(ck, self.out / "last.pt")
+        last = self.out / "last.pt"
+        checkpoint.keep_previous(last)  # last.prev.pt: the fallback if last.pt is ever found damaged
+        checkpoint.atomic_save(ck, last)
+        self._last_save = time.monotonic()
 
     def save_best(self) -> None:
         if not self._parameters_finite("checkpoint best.pt"):
@@ -98,11 +128,40 @@ class Trainer:
         checkpoint.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(),
                                 "vocab": self._vocab_dict(), "epoch": self.state["epoch"]}, self.out / "best.pt")
 
-    def try_resume(self) -> bool:
+    def _load_resumable(self) -> tuple[dict, Path] | None:
+        """The checkpoint to resume from: ``last.pt``, or ``last.prev.pt`` with a warning when ``last.pt`` is
+        missing, unreadable or fails its checksum; None when neither exists; ValueError when neither loads."""
         path = self.out / "last.pt"
-        if not path.exists():
+        prev = checkpoint.previous_of(path)
+        if not path.exists() and not prev.exists():
+            return None
+        problems = []
+        for candidate in (path, prev):
+            if not candidate.exists():
+                problems.append(f"checkpoint {candidate} does not exist")
+                continue
+            try:
+                ck = checkpoint.load(candidate)
+            except ValueError as err:
+                problems.append(str(err))
+                continue
+            if candidate != path:
+                note = ""
+                if path.exists():  # set aside, so that the next save does not make it the new last.prev.pt
+                    damaged = path.with_name("last.damaged.pt")
+                    os.replace(path, damaged)
+                    note = f" (the damaged file is kept as {damaged.name})"
+                warnings.warn(f"{problems[0]}; resuming from the previous checkpoint {candidate} instead{note}",
+                              RuntimeWarning, stacklevel=3)
+            return ck, candidate
+        raise ValueError(f"{problems[0]}; no usable previous checkpoint either ({problems[1]}). Start afresh with "
+                         "--no-resume or use another --out-dir.")
+
+    def try_resume(self) -> bool:
+        found = self._load_resumable()
+        if found is None:
             return False
-        ck = checkpoint.load(path)
+        ck, path = found
         missing = [k for k in ("model", "loop", "scheduler", "state", "history", "config", "rng") if k not in ck]
         if missing:
             raise ValueError(f"checkpoint {path} is not a resumable checkpoint (no {', '.join(missing)}); "
@@ -132,13 +191,56 @@ class Trainer:
         return evaluate(self.model, batches, refine=self.cfg.test_svi() if refine else None, init=mode.init,
                         device=self.device)
 
+    # ---- stopping on a signal -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """While the block runs (main thread only), SIGINT/SIGTERM ask the trainer to stop after the current
+        step; a second one raises KeyboardInterrupt at once. The previous handlers are restored afterwards."""
+        self._stop_signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            name = signal.Signals(signum).name
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt(f"second stop signal ({name}): stopped at once; the checkpoint on disk "
+                                        "is the last complete one")
+            self._stop_signal = signum
+            print(f"savae-lite: {name} received, stopping after the current step (send it again to stop at "
+                  "once)", file=sys.stderr, flush=True)
+
+        previous = {}
+        try:
+            for sig in STOP_SIGNALS:
+                previous[sig] = signal.signal(sig, handler)
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+    def _interrupt(self, save: bool) -> None:
+        """Write the resumable checkpoint (unless just written) and the interrupted record, then stop."""
+        if save:
+            self.save_last()
+        step = self.loop.step_count
+        results.write_json({**self.record, "status": "interrupted", "interrupted": results.stamp(),
+                            "interrupted_at_step": step, "epochs": self.history}, self.out / "results.json")
+        raise TrainingInterrupted(step, signal.Signals(self._stop_signal).name, self.out / "last.pt")
+
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = True) -> dict:
-        """Train until ``epochs`` or ``lr < min_lr``; then test the best model. Returns the results record."""
+        """Train until ``epochs`` or ``lr < min_lr``; then test the best model. Returns the results record.
+        Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (checkpoint written; run again to resume)."""
+        with self._stop_on_signals():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> dict:
         tc = self.cfg.train
-        for name in ("last.pt", "best.pt", "results.json"):  # temporaries of a run killed while writing
+        for name in ("last.pt", "last.prev.pt", "best.pt", "results.json"):  # temporaries of a killed write
             checkpoint.remove_stale_temporaries(self.out / name)
         resumed = self.try_resume() if resume else False
+        self._last_save = time.monotonic()
         if not resumed:
             set_seed(tc.seed + 1)  # the training stream starts from a known state
         self.record = {"run": self.out.name, "status": "running", "config": self.cfg.to_dict(), "seed": tc.seed,
@@ -158,6 +260,8 @@ class Trainer:
             self._end_epoch(epoch, totals, val, time.perf_counter() - t0)
             self.save_last()
             results.write_json({**self.record, "epochs": self.history}, self.out / "results.json")
+            if self._stop_signal is not None:  # the signal came during validation: last.pt is already written
+                self._interrupt(save=False)
         return self._finish()
 
     def _lr_exhausted(self) -> bool:
@@ -165,13 +269,20 @@ class Trainer:
         return self.lr < self.cfg.train.lr and self.lr < self.cfg.train.min_lr
 
     def _train_epoch(self, epoch: int, batches) -> EpochTotals:
-        """The loop over this epoch's batches from where a resumed run stopped, with periodic checkpoints."""
+        """The loop over this epoch's batches from where a resumed run stopped, with periodic checkpoints (every
+        ``checkpoint_every`` steps and after ``checkpoint_minutes`` since the last write) and the stop on a
+        signal."""
         st, every = self.state, self.cfg.train.checkpoint_every
+        seconds = self.cfg.train.checkpoint_minutes * 60.0
         totals = EpochTotals(**st["totals"])
 
         def after_step(done: int) -> None:
             st["step_in_epoch"], st["totals"] = done, totals.to_dict()
-            if every and self.loop.step_count % every == 0 and done < len(batches):
+            if self._stop_signal is not None:
+                self._interrupt(save=True)
+            by_steps = bool(every) and self.loop.step_count % every == 0
+            by_time = seconds > 0 and time.monotonic() - self._last_save >= seconds
+            if (by_steps or by_time) and done < len(batches):
                 self.save_last()
 
         try:

@@ -167,6 +167,7 @@ def validate_train(tc: TrainConfig, *, training: bool = True) -> None:
     check_int(f("iw_max_examples"), tc.iw_max_examples, 1, optional=True)
     check_int(f("max_steps_per_epoch"), tc.max_steps_per_epoch, 1, optional=True)
     check_int(f("checkpoint_every"), tc.checkpoint_every, 0)
+    check_real(f("checkpoint_minutes"), tc.checkpoint_minutes, 0)
     _check_text(f("out_dir"), tc.out_dir)
     _check_bool(f("progress"), tc.progress)
 

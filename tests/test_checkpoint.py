@@ -53,6 +53,8 @@ def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"last\.pt could not be loaded safely.*truncated"):
         checkpoint.load(last)
+    prev = out / "last.prev.pt"  # the fallback of a damaged last.pt is damaged too: nothing to resume from
+    prev.write_bytes(prev.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"last\.pt could not be loaded safely"):
         Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits()).fit()
 
@@ -102,3 +104,86 @@ def test_no_code_path_unpickles_untrusted_data():
                         r"weights_only\s*=\s*False", r"\bmarshal\.loads?\("):
             offenders += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
     assert not offenders, offenders
+
+
+# ---- checksums and the previous checkpoint
+def test_checksum_is_stored_and_covers_every_tensor(tmp_path):
+    obj = {"model": {"w": torch.arange(6.0), "flag": torch.tensor(True)}, "rng": torch.zeros(3, dtype=torch.uint8),
+           "loop": {"state": {0: {"m": torch.ones(2)}}}, "epoch": 1}
+    path = tmp_path / "ck.pt"
+    checkpoint.atomic_save(obj, path)
+    assert "checksum" not in obj  # the caller's dict is left alone
+    back = checkpoint.load(path)
+    assert back["checksum"] == checkpoint.tensor_checksum(obj) == checkpoint.tensor_checksum(back)
+    for change in (lambda o: o["model"]["w"].__setitem__(2, 2.5), lambda o: o["rng"].__setitem__(0, 1),
+                   lambda o: o["loop"]["state"][0]["m"].mul_(-1),
+                   lambda o: o["model"].__setitem__("w", o["model"]["w"].double())):
+        other = torch.load(path, weights_only=True)
+        change(other)
+        assert checkpoint.tensor_checksum(other) != back["checksum"]
+    checkpoint.atomic_save(back, path)  # re-saving a loaded checkpoint replaces its checksum, never nests it
+    assert checkpoint.load(path)["checksum"] == back["checksum"]
+
+
+def _corrupt_silently(path: Path) -> None:
+    """Change one float of the model's weights and write the file back without updating its checksum (what a
+    flipped bit on disk does to a file that still unpickles)."""
+    ck = torch.load(path, weights_only=True)
+    w = ck["model"]["decoder.out.weight"]
+    w.view(-1)[0] = w.view(-1)[0] + 1.0
+    torch.save(ck, path)
+
+
+def test_silently_damaged_checkpoint_fails_its_checksum(tmp_path):
+    out = _finished_run(tmp_path)
+    last = out / "last.pt"
+    _corrupt_silently(last)
+    with pytest.raises(ValueError, match=r"checkpoint .*last\.pt: checksum mismatch \(a corrupted file\?\)"):
+        checkpoint.load(last)
+
+
+def test_resume_falls_back_to_the_previous_checkpoint(tmp_path):
+    """last.pt damaged: the run resumes from last.prev.pt (one step earlier) with a warning and still ends
+    exactly like an uninterrupted run."""
+    from tests.conftest import assert_same_state, params_of
+
+    full = Trainer(text_run_config(tmp_path / "full", iw_samples=0), splits=text_run_splits())
+    full.fit()
+    out = _finished_run(tmp_path)  # one epoch of 5 steps, a checkpoint after every step
+    prev = checkpoint.load(out / "last.prev.pt")
+    assert (prev["state"]["epoch"], prev["state"]["step_in_epoch"], prev["loop"]["step_count"]) == (0, 4, 4)
+    assert checkpoint.load(out / "last.pt")["loop"]["step_count"] == 5
+    _corrupt_silently(out / "last.pt")
+    resumed = Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits())
+    with pytest.warns(RuntimeWarning, match=r"last\.pt: checksum mismatch.*resuming from the previous checkpoint "
+                                            r".*last\.prev\.pt"):
+        record = resumed.fit()
+    assert record["resumed"] and record["status"] == "finished"
+    assert_same_state(params_of(full.model), params_of(resumed.model))
+    assert (out / "last.damaged.pt").exists()  # set aside: the damaged file never becomes the fallback
+    checkpoint.load(out / "last.prev.pt")  # a good one (checksum verified)
+
+
+def test_missing_last_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    """A run killed between moving last.pt aside and writing the new one (no hard links) resumes from
+    last.prev.pt."""
+    out = _finished_run(tmp_path)
+    (out / "last.pt").unlink()
+    with pytest.warns(RuntimeWarning, match=r"last\.pt does not exist; resuming from .*last\.prev\.pt"):
+        record = Trainer(text_run_config(out, epochs=2, iw_samples=0), splits=text_run_splits()).fit()
+    assert record["resumed"]
+
+
+def test_checkpoint_without_checksum_loads_with_a_warning(tmp_path):
+    """Checkpoints written before checksums existed are accepted, unverified, with a warning."""
+    path = tmp_path / "old.pt"
+    torch.save({"model": {"w": torch.ones(2)}, "epoch": 1}, path)
+    with pytest.warns(UserWarning, match=r"old\.pt has no checksum"):
+        assert checkpoint.load(path)["epoch"] == 1
+
+
+def test_checkpoint_minutes_is_not_part_of_a_runs_identity():
+    """Resuming with another --checkpoint-minutes, or a checkpoint written before the option existed, is fine."""
+    now = {"train": {"mode": "vae", "checkpoint_minutes": 5.0}}
+    assert checkpoint.config_mismatch({"train": {"mode": "vae"}}, now) == []
+    assert checkpoint.config_mismatch({"train": {"mode": "vae", "checkpoint_minutes": 0.5}}, now) == []

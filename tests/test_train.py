@@ -123,7 +123,11 @@ def test_nan_skip_mode_skips_batches(tmp_path):
                                               ("kl_warmup_epochs", float("inf"), "--kl-warmup-epochs"),
                                               ("max_steps_per_epoch", -2, "--max-steps-per-epoch"),
                                               ("svi.momentum", 5.0, "--svi-momentum"),
-                                              ("grad_clip", -1.0, "--grad-clip")])
+                                              ("grad_clip", -1.0, "--grad-clip"),
+                                              ("checkpoint_minutes", -1.0, "^--checkpoint-minutes"),
+                                              ("checkpoint_minutes", float("nan"), "^--checkpoint-minutes"),
+                                              ("checkpoint_minutes", float("inf"), "^--checkpoint-minutes"),
+                                              ("checkpoint_minutes", "5", "^--checkpoint-minutes")])
 def test_bad_settings_are_named(field, value, flag, tmp_path):
     cfg = run_config("text", "vae", tmp_path / "bad")
     *path, name = field.split(".")
@@ -256,6 +260,175 @@ def test_mid_epoch_resume_is_exact(tmp_path, monkeypatch):
     assert_same_state(params_of(full.model), params_of(second.model))
     assert strip_times(full.history) == strip_times(second.history)
     assert full_rec["test"] == rec["test"]
+
+
+def _crash_at_call(monkeypatch, n):
+    """Make the n-th training step (1-based, over the whole test) raise KeyboardInterrupt, as a kill would."""
+    import savae_lite.loop as loop_mod
+
+    real, calls = loop_mod.training_step, {"n": 0}
+
+    def crash(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "training_step", crash)
+    return lambda: monkeypatch.setattr(loop_mod, "training_step", real)
+
+
+def test_checkpoint_by_time_resumes_exactly(tmp_path, monkeypatch):
+    """checkpoint_every=0 and a tiny checkpoint_minutes: the time rule alone writes last.pt in the middle of the
+    first epoch, and a run killed there resumes to the uninterrupted run's parameters, history and test."""
+    cfg = {"checkpoint_every": 0, "checkpoint_minutes": 1e-9}
+    full = Trainer(text_run_config(tmp_path / "full", **cfg), splits=text_run_splits())
+    full_rec = full.fit()
+    restore = _crash_at_call(monkeypatch, 4)  # epoch 1, fourth of five batches
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits()).fit()
+    restore()
+    ck = checkpoint.load(tmp_path / "split" / "last.pt")
+    assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], ck["loop"]["step_count"]) == (0, 3, 3)
+    second = Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits())
+    rec = second.fit()
+    assert rec["resumed"]
+    assert_same_state(params_of(full.model), params_of(second.model))
+    assert strip_times(full.history) == strip_times(second.history)
+    assert full_rec["test"] == rec["test"]
+
+
+def test_no_mid_epoch_checkpoint_when_both_rules_are_off(tmp_path, monkeypatch):
+    restore = _crash_at_call(monkeypatch, 4)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(text_run_config(tmp_path / "r", checkpoint_every=0, checkpoint_minutes=0),
+                splits=text_run_splits()).fit()
+    restore()
+    assert not (tmp_path / "r" / "last.pt").exists()
+
+
+# ---------------------------------------------------------------------------------- SIGINT / SIGTERM
+def _signal_at_call(monkeypatch, n, sig, times=1):
+    """Deliver ``sig`` to this process (main thread) during the n-th training step, before the step's work."""
+    import savae_lite.loop as loop_mod
+
+    real, calls = loop_mod.training_step, {"n": 0}
+
+    def signalling(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            for _ in range(times):
+                signal.raise_signal(sig)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "training_step", signalling)
+    return lambda: monkeypatch.setattr(loop_mod, "training_step", real)
+
+
+@pytest.mark.parametrize("sig,call", [(signal.SIGTERM, 3), (signal.SIGINT, 7)])
+def test_signal_stops_after_the_step_and_resumes_exactly(sig, call, tmp_path, monkeypatch):
+    """SIGTERM/SIGINT: the current step finishes, last.pt holds it, results.json says interrupted, fit raises
+    TrainingInterrupted, the previous handlers are back, and a rerun ends as the uninterrupted run."""
+    from savae_lite.train import TrainingInterrupted
+
+    cfg = {"checkpoint_every": 0, "checkpoint_minutes": 0}  # the stop alone writes the mid-epoch checkpoint
+    full = Trainer(text_run_config(tmp_path / "full", **cfg), splits=text_run_splits())
+    full_rec = full.fit()
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    restore = _signal_at_call(monkeypatch, call, sig)
+    with pytest.raises(TrainingInterrupted, match=rf"^interrupted at step {call}; resume with the same command") as err:
+        Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits()).fit()
+    restore()
+    assert err.value.step == call and err.value.signal == signal.Signals(sig).name
+    assert {s: signal.getsignal(s) for s in before} == before
+    ck = checkpoint.load(tmp_path / "split" / "last.pt")
+    assert ck["loop"]["step_count"] == call
+    assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"]) == divmod(call, 5)
+    saved = json.loads((tmp_path / "split" / "results.json").read_text())
+    assert saved["status"] == "interrupted" and saved["interrupted_at_step"] == call
+    second = Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits())
+    rec = second.fit()
+    assert rec["resumed"] and rec["status"] == "finished"
+    assert_same_state(params_of(full.model), params_of(second.model))
+    assert strip_times(full.history) == strip_times(second.history)
+    assert full_rec["test"] == rec["test"]
+    assert json.loads((tmp_path / "split" / "results.json").read_text())["status"] == "finished"
+
+
+def test_signal_during_validation_stops_at_the_epoch_end(tmp_path, monkeypatch):
+    from savae_lite.train import TrainingInterrupted
+
+    full = Trainer(text_run_config(tmp_path / "full"), splits=text_run_splits())
+    full.fit()
+    trainer = Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits())
+    real_eval = trainer.evaluate
+
+    def evaluate(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+        return real_eval(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "evaluate", evaluate)
+    with pytest.raises(TrainingInterrupted, match=r"^interrupted at step 5;"):
+        trainer.fit()
+    ck = checkpoint.load(tmp_path / "split" / "last.pt")
+    assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], len(ck["history"])) == (1, 0, 1)
+    second = Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits())
+    second.fit()
+    assert_same_state(params_of(full.model), params_of(second.model))
+
+
+def test_second_signal_stops_at_once(tmp_path, monkeypatch):
+    before = signal.getsignal(signal.SIGTERM)
+    restore = _signal_at_call(monkeypatch, 3, signal.SIGTERM, times=2)
+    with pytest.raises(KeyboardInterrupt, match="second stop signal"):
+        Trainer(text_run_config(tmp_path / "r"), splits=text_run_splits()).fit()
+    restore()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert checkpoint.load(tmp_path / "r" / "last.pt")["loop"]["step_count"] == 2  # the last complete one
+
+
+def test_cli_reports_an_interrupted_run_in_one_line(tmp_path, monkeypatch, capsys):
+    import savae_lite.train as train_mod
+    from savae_lite.cli import main
+
+    class StoppedTrainer:
+        def __init__(self, cfg):
+            self.out = Path(cfg.train.out_dir)
+
+        def fit(self, resume=True):
+            raise train_mod.TrainingInterrupted(12, "SIGTERM", self.out / "last.pt")
+
+    monkeypatch.setattr(train_mod, "Trainer", StoppedTrainer)
+    assert main(["train", "--quick", "--no-progress", "--out-dir", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("savae-lite train: interrupted at step 12; resume with the same command")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_sigterm_to_the_cli_writes_a_checkpoint_and_exits_130(tmp_path):
+    """A real SIGTERM to `savae-lite train`: exit code 130, one line on stderr, no traceback; the rerun resumes
+    and finishes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    run_dir = tmp_path / "run"
+    cmd = _train_cmd(run_dir)
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (run_dir / "last.pt").exists():  # inside fit: the handlers are installed
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("savae-lite train: interrupted at step ")
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "interrupted"
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    record = json.loads((run_dir / "results.json").read_text())
+    assert record["status"] == "finished" and record["resumed"]
 
 
 def test_stale_temporary_checkpoint_is_removed_on_resume(tmp_path):
