@@ -129,18 +129,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cfg.model_preset = given["model_preset"]
     for k, v in args.model_overrides:
         cfg.model[k] = v
-    if cfg.data.name == "omniglot" and cfg.model_kind != "image":
-        raise ValueError("--data omniglot needs an image preset (e.g. --preset omniglot-small)")
-    if cfg.data.name != "omniglot" and cfg.model_kind == "image":
-        raise ValueError(f"--data {cfg.data.name} is text but the preset {args.preset!r} is an image model")
     return cfg
 
 
 def _cmd_train(args) -> int:
     from savae_lite.train import Trainer
 
-    cfg = config_from_args(args)
-    cfg.validate()  # Trainer validates again; here it fails before importing/building anything
+    cfg = config_from_args(args)  # Trainer validates it before it builds anything
     record = Trainer(cfg).fit(resume=not args.no_resume)
     print(json.dumps({"results": str(Path(cfg.train.out_dir) / "results.json"), "test": record["test"]}, indent=1))
     return 0

@@ -54,17 +54,11 @@ class TrainingInterrupted(Exception):
         self.step, self.signal = step, signal_name
 
 
-def validate_config(cfg: RunConfig) -> None:
-    """Reject bad settings early with the name of the offending option (the config layer's
-    :func:`savae_lite.validation.validate`: every field's type, range and finiteness)."""
-    validate(cfg)
-
-
 class Trainer:
     """Train ``cfg`` (data and model built from it unless given) and write ``out_dir/results.json``."""
 
     def __init__(self, cfg: RunConfig, splits: Splits | None = None, model=None):
-        validate_config(cfg)
+        validate(cfg)  # every field, with the offending option's flag in the message
         check_out_dir(cfg.train.out_dir)  # an unusable --out-dir fails now, not after an epoch of training
         self.cfg = cfg
         tc = cfg.train

@@ -79,12 +79,12 @@ def test_every_option_has_a_help_text_for_the_cli():
 
 
 def test_every_preset_round_trips_and_passes_validation():
-    from savae_lite.train import validate_config
+    from savae_lite.validation import validate
 
     for name in PRESETS:
         cfg = preset(name)
         assert RunConfig.from_dict(cfg.to_dict()) == cfg, name
-        validate_config(cfg)
+        validate(cfg)
         assert preset(name) is not cfg and preset(name) == cfg  # a fresh object each call
         assert cfg.model_kind == ("image" if cfg.data.name == "omniglot" else "text"), name
 
@@ -204,12 +204,12 @@ def test_edge_values_that_mean_something_are_accepted():
 
 def test_python_api_and_trainer_get_the_same_checks(tmp_path):
     from savae_lite.validation import validate
-    from savae_lite.train import Trainer, validate_config
+    from savae_lite.train import Trainer
 
     cfg = preset("ptb-quick")
     cfg.train.out_dir = str(tmp_path / "run")
     cfg.train.kl_start = math.nan
-    for check in (validate, validate_config, RunConfig.validate, Trainer):
+    for check in (validate, RunConfig.validate, Trainer):
         with pytest.raises(ValueError, match=r"^--kl-start: must be finite and in \[0, 1\], got nan$"):
             check(cfg)
     assert not (tmp_path / "run").exists()  # refused before the out-dir is even created

@@ -236,46 +236,52 @@ def test_sigkill_at_random_points_resumes_to_the_same_parameters(tmp_path):
 def test_mid_epoch_resume_is_exact(tmp_path, monkeypatch):
     """A crash in the middle of epoch 2 (after a mid-epoch checkpoint) and a restart give bit-identical
     parameters, history and test metrics: position in the epoch, RNG state, accumulators are restored."""
-    import savae_lite.loop as loop_mod
-
     full = Trainer(text_run_config(tmp_path / "full"), splits=text_run_splits())
     full_rec = full.fit()
-    real, calls = loop_mod.training_step, {"n": 0}
-
-    def crash_at_step_8(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 8:  # epoch 2, third batch
-            raise KeyboardInterrupt("simulated kill")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop_mod, "training_step", crash_at_step_8)
+    restore = _crash_at_call(monkeypatch, 8)  # epoch 2, third batch
     with pytest.raises(KeyboardInterrupt):
         Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits()).fit()
-    monkeypatch.setattr(loop_mod, "training_step", real)
+    restore()
     ck = checkpoint.load(tmp_path / "split" / "last.pt")
     assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], ck["loop"]["step_count"]) == (1, 2, 7)
-    second = Trainer(text_run_config(tmp_path / "split"), splits=text_run_splits())
+    _assert_resumes_like(full, full_rec, text_run_config(tmp_path / "split"))
+
+
+def _at_call(monkeypatch, n, action):
+    """Run ``action()`` at the start of the n-th training step (1-based, over the whole test), before the
+    step's work; returns a function that puts the real step back."""
+    import savae_lite.loop as loop_mod
+
+    real, calls = loop_mod.training_step, {"n": 0}
+
+    def step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            action()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "training_step", step)
+    return lambda: monkeypatch.setattr(loop_mod, "training_step", real)
+
+
+def _crash_at_call(monkeypatch, n):
+    """Make the n-th training step raise KeyboardInterrupt, as a kill would."""
+    def kill():
+        raise KeyboardInterrupt("simulated kill")
+
+    return _at_call(monkeypatch, n, kill)
+
+
+def _assert_resumes_like(full, full_rec, cfg):
+    """A rerun of ``cfg`` resumes and ends exactly as the uninterrupted run ``full`` (record ``full_rec``):
+    parameters, history and test metrics. Returns the rerun's record."""
+    second = Trainer(cfg, splits=text_run_splits())
     rec = second.fit()
     assert rec["resumed"]
     assert_same_state(params_of(full.model), params_of(second.model))
     assert strip_times(full.history) == strip_times(second.history)
     assert full_rec["test"] == rec["test"]
-
-
-def _crash_at_call(monkeypatch, n):
-    """Make the n-th training step (1-based, over the whole test) raise KeyboardInterrupt, as a kill would."""
-    import savae_lite.loop as loop_mod
-
-    real, calls = loop_mod.training_step, {"n": 0}
-
-    def crash(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt("simulated kill")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop_mod, "training_step", crash)
-    return lambda: monkeypatch.setattr(loop_mod, "training_step", real)
+    return rec
 
 
 def test_checkpoint_by_time_resumes_exactly(tmp_path, monkeypatch):
@@ -290,12 +296,7 @@ def test_checkpoint_by_time_resumes_exactly(tmp_path, monkeypatch):
     restore()
     ck = checkpoint.load(tmp_path / "split" / "last.pt")
     assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"], ck["loop"]["step_count"]) == (0, 3, 3)
-    second = Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits())
-    rec = second.fit()
-    assert rec["resumed"]
-    assert_same_state(params_of(full.model), params_of(second.model))
-    assert strip_times(full.history) == strip_times(second.history)
-    assert full_rec["test"] == rec["test"]
+    _assert_resumes_like(full, full_rec, text_run_config(tmp_path / "split", **cfg))
 
 
 def test_no_mid_epoch_checkpoint_when_both_rules_are_off(tmp_path, monkeypatch):
@@ -310,19 +311,11 @@ def test_no_mid_epoch_checkpoint_when_both_rules_are_off(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------- SIGINT / SIGTERM
 def _signal_at_call(monkeypatch, n, sig, times=1):
     """Deliver ``sig`` to this process (main thread) during the n-th training step, before the step's work."""
-    import savae_lite.loop as loop_mod
+    def deliver():
+        for _ in range(times):
+            signal.raise_signal(sig)
 
-    real, calls = loop_mod.training_step, {"n": 0}
-
-    def signalling(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            for _ in range(times):
-                signal.raise_signal(sig)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop_mod, "training_step", signalling)
-    return lambda: monkeypatch.setattr(loop_mod, "training_step", real)
+    return _at_call(monkeypatch, n, deliver)
 
 
 @pytest.mark.parametrize("sig,call", [(signal.SIGTERM, 3), (signal.SIGINT, 7)])
@@ -346,12 +339,8 @@ def test_signal_stops_after_the_step_and_resumes_exactly(sig, call, tmp_path, mo
     assert (ck["state"]["epoch"], ck["state"]["step_in_epoch"]) == divmod(call, 5)
     saved = json.loads((tmp_path / "split" / "results.json").read_text())
     assert saved["status"] == "interrupted" and saved["interrupted_at_step"] == call
-    second = Trainer(text_run_config(tmp_path / "split", **cfg), splits=text_run_splits())
-    rec = second.fit()
-    assert rec["resumed"] and rec["status"] == "finished"
-    assert_same_state(params_of(full.model), params_of(second.model))
-    assert strip_times(full.history) == strip_times(second.history)
-    assert full_rec["test"] == rec["test"]
+    rec = _assert_resumes_like(full, full_rec, text_run_config(tmp_path / "split", **cfg))
+    assert rec["status"] == "finished"
     assert json.loads((tmp_path / "split" / "results.json").read_text())["status"] == "finished"
 
 

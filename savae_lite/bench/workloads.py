@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from savae_lite.bench.presets import BenchConfig
+from savae_lite.checks import random_sentences
 
 
 @dataclass
@@ -48,8 +49,7 @@ def text_workload(bc: BenchConfig, device: torch.device, seed: int = 0) -> TextW
         desc = f"PTB sentences of exactly {bc.text_len} tokens (<s> and </s> included), vocabulary {vocab}"
     else:
         vocab = 50 if bc.text_model == "tiny" else 10_002
-        rows = torch.randint(4, vocab, (need, bc.text_len), generator=torch.Generator().manual_seed(seed))
-        rows[:, 0], rows[:, -1] = 2, 3
+        rows = random_sentences(need, bc.text_len, vocab, torch.Generator().manual_seed(seed))
         iw_rows = rows[: bc.iw_sentences]
         desc = f"random sentences of {bc.text_len} tokens, vocabulary {vocab}"
     b = bc.text_batch
