@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from savae_lite.atomic import atomic_write
-from savae_lite.atomic import remove_stale_temporaries as remove_stale_temporaries  # re-export (train.py)
 
 
 CHECKSUM_KEY = "checksum"
@@ -52,8 +51,8 @@ def tensor_checksum(obj) -> str:
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """Save ``obj`` with ``torch.save`` so that ``path`` is either the old file or the complete new one
     (see :func:`savae_lite.atomic.atomic_write`; a killed write leaves a ``<name>.*.tmp`` file that
-    :func:`remove_stale_temporaries` deletes). A dict gets a fresh ``"checksum"`` of its tensors (``obj`` itself
-    is not modified)."""
+    :func:`savae_lite.atomic.remove_stale_temporaries` deletes). A dict gets a fresh ``"checksum"`` of its
+    tensors (``obj`` itself is not modified)."""
     if isinstance(obj, dict):
         obj = {**{k: v for k, v in obj.items() if k != CHECKSUM_KEY}, CHECKSUM_KEY: tensor_checksum(obj)}
     with atomic_write(path, "wb") as fh:

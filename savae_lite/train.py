@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from savae_lite import checkpoint, results
+from savae_lite.atomic import remove_stale_temporaries
 from savae_lite.build import build_data, build_model
 from savae_lite.data.splits import Splits
 from savae_lite.config import RunConfig
@@ -232,7 +233,7 @@ class Trainer:
     def _fit(self, resume: bool) -> dict:
         tc = self.cfg.train
         for name in ("last.pt", "last.prev.pt", "best.pt", "results.json"):  # temporaries of a killed write
-            checkpoint.remove_stale_temporaries(self.out / name)
+            remove_stale_temporaries(self.out / name)
         resumed = self.try_resume() if resume else False
         self._last_save = time.monotonic()
         if not resumed:

@@ -97,7 +97,6 @@ def test_remove_stale_temporaries_only_touches_this_files_temporaries(tmp_path):
     assert remove_stale_temporaries(tmp_path / "last.pt") == [tmp_path / "last.pt.abc123.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(names) - {"last.pt.abc123.tmp"})
     assert remove_stale_temporaries(tmp_path / "nowhere" / "last.pt") == []
-    assert checkpoint.remove_stale_temporaries is remove_stale_temporaries  # still importable from there
 
 
 # ---------------------------------------------------------------- the public wrappers
