@@ -37,7 +37,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    mode: str = option("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae")
+    mode: str = option("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae | aggressive")
     epochs: int = option(30, "maximum number of epochs")
     optimizer: str = option("sgd", "sgd (text, the paper) or adam (images)")
     lr: float = option(1.0, "learning rate of the model's optimiser")
@@ -169,6 +169,37 @@ def _ptb_quick() -> RunConfig:
     return cfg
 
 
+def _ptb_collapse() -> RunConfig:
+    """The text chapter's scale (``savae-lite experiment collapse``): the first 10,000 PTB training sentences of
+    <= 20 words (all such validation and test sentences), the 5,000 most frequent words, an LSTM of 128 units with
+    embeddings of 64 and z of 16, K = 5, SGD lr 1 with the original halving rule from epoch 8, at most 25 epochs,
+    KL weight 0.1 -> 1 over 5 epochs; test: 500-sample IW-NLL on 500 sentences. A few CPU minutes per VAE."""
+    return RunConfig(
+        data=DataConfig(name="ptb", batch_size=32, max_len=20, vocab_size=5000, max_sentences=10_000),
+        train=TrainConfig(mode="savae", epochs=25, lr=1.0, decay_start_epoch=8, kl_start=0.1, kl_warmup_epochs=5,
+                          svi=original_svi(32, steps=5), iw_samples=500, iw_max_examples=500,
+                          out_dir="runs/ptb-collapse"),
+        model_kind="text", model_preset="small",
+        model={"emb_dim": 64, "enc_hidden": 128, "dec_hidden": 128, "latent_dim": 16})
+
+
+def _ptb_collapse_quick() -> RunConfig:
+    """The text chapter's quick mode: the same corpus cut to 1,000 sentences, a tiny LSTM, 3 short epochs."""
+    cfg = _ptb_collapse()
+    cfg.data.max_sentences = 1000
+    cfg.data.vocab_size = 2000
+    cfg.model = {"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4}
+    cfg.train.epochs = 3
+    cfg.train.max_steps_per_epoch = 15
+    cfg.train.decay_start_epoch = 0
+    cfg.train.kl_warmup_epochs = 2
+    cfg.train.svi = original_svi(32, steps=3)
+    cfg.train.iw_samples = 20
+    cfg.train.iw_max_examples = 100
+    cfg.train.out_dir = "runs/ptb-collapse-quick"
+    return cfg
+
+
 def _yahoo_paper() -> RunConfig:
     """The original text set-up (train_text.py): Yahoo, batches of 32, LSTM 1024, z 32, uniform(-0.1, 0.1)
     initialisation, SGD lr 1 with the original halving schedule from epoch 15 (stop below 0.03), <= 30 epochs,
@@ -222,6 +253,8 @@ def _omniglot_quick() -> RunConfig:
 PRESETS = {
     "ptb-small": _ptb_small,
     "ptb-quick": _ptb_quick,
+    "ptb-collapse": _ptb_collapse,
+    "ptb-collapse-quick": _ptb_collapse_quick,
     "yahoo-paper": _yahoo_paper,
     "omniglot-paper": _omniglot_paper,
     "omniglot-small": _omniglot_small,

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from savae_lite.aggressive import AggressiveSchedule, encoder_catch_up
 from savae_lite.modes import Mode, StepStats, get_mode, training_step
 from savae_lite.objectives import kl_weight_at, perplexity
 from savae_lite.svi import SVIConfig
@@ -89,6 +90,8 @@ class TrainingLoop:
         self.grad_clip, self.on_nan, self.progress = grad_clip, on_nan, progress
         self.kl_start, self.kl_warmup_steps = kl_start, kl_warmup_steps
         self.step_count = 0
+        # mode 'aggressive': He et al.'s encoder catch-up before each step, while the schedule is on
+        self.aggressive = AggressiveSchedule() if self.mode.aggressive else None
 
     @property
     def device(self) -> torch.device:
@@ -98,23 +101,37 @@ class TrainingLoop:
         """The KL weight of the next step."""
         return kl_weight_at(self.step_count, self.kl_start, self.kl_warmup_steps)
 
-    def step(self, x: torch.Tensor) -> StepStats | None:
-        """One optimiser step on the batch x; None when the batch was skipped (``on_nan='skip'``)."""
+    def clip_and_check(self, where: str) -> None:
+        """Global gradient-norm clip of the trained parameters; FloatingPointError naming ``where`` when the
+        norm is not finite."""
+        limit = self.grad_clip if self.grad_clip > 0 else math.inf
+        gnorm = torch.nn.utils.clip_grad_norm_(self.params, limit)
+        if not torch.isfinite(gnorm):
+            raise FloatingPointError(f"non-finite gradient norm ({float(gnorm)}) {where}")
+
+    def step(self, x: torch.Tensor, pool: Sequence[torch.Tensor] | None = None) -> StepStats | None:
+        """One optimiser step on the batch x; None when the batch was skipped (``on_nan='skip'``).
+
+        ``pool``: the epoch's batches, from which mode ``aggressive`` draws its extra encoder batches (default:
+        x alone)."""
         where = f"at step {self.step_count} in mode {self.mode.name!r}"
-        self.model.zero_grad(set_to_none=True)  # all of them: a frozen generator's gradients are discarded
+        catching_up = self.aggressive is not None and self.aggressive.active
         try:  # NaN/inf in the loss, in the SVI iterates (raised inside the step) or in the gradients
+            if catching_up:
+                encoder_catch_up(self, x, pool if pool is not None else [x], self.aggressive)
+            self.model.zero_grad(set_to_none=True)  # all of them: a frozen generator's gradients are discarded
             stats = training_step(self.model, x, self.mode, self.svi, self.kl_weight())
             stats.check_finite(self.mode.name, self.step_count)
-            limit = self.grad_clip if self.grad_clip > 0 else math.inf
-            gnorm = torch.nn.utils.clip_grad_norm_(self.params, limit)
-            if not torch.isfinite(gnorm):
-                raise FloatingPointError(f"non-finite gradient norm ({float(gnorm)}) {where}")
+            self.clip_and_check(where)
         except FloatingPointError as err:
             self.step_count += 1
             self.model.zero_grad(set_to_none=True)
             if self.on_nan == "stop":
                 raise FloatingPointError(str(err) if where in str(err) else f"{err} {where}") from None
             return None
+        if catching_up:  # the ordinary step moves the decoder only while the encoder is catching up
+            for p in self.model.encoder_parameters():
+                p.grad = None
         self.optimizer.step()
         self.step_count += 1
         return stats
@@ -133,7 +150,7 @@ class TrainingLoop:
         device = self.device
         for i in range(start, len(batches)):
             t0 = time.perf_counter()
-            stats = self.step(batches[i].to(device, non_blocking=True))
+            stats = self.step(batches[i].to(device, non_blocking=True), pool=batches)
             totals.add(stats, time.perf_counter() - t0)
             if totals.n:
                 m = totals.means()
@@ -148,8 +165,13 @@ class TrainingLoop:
         return totals
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "step_count": self.step_count}
+        state = {"optimizer": self.optimizer.state_dict(), "step_count": self.step_count}
+        if self.aggressive is not None:
+            state["aggressive"] = self.aggressive.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step_count = state["step_count"]
+        if self.aggressive is not None:
+            self.aggressive.load_state_dict(state["aggressive"])

@@ -1,5 +1,6 @@
-"""The six training modes compared by Kim et al. (2018): one :class:`Mode` record each, read by the trainer,
-the evaluator, the experiments and the benchmark, and one small step function each.
+"""The six training modes compared by Kim et al. (2018), and He et al. (2019)'s aggressive training: one
+:class:`Mode` record each, read by the trainer, the evaluator, the experiments and the benchmark, and one small
+step function each.
 
 Chapter: *SA-VAE* (all modes side by side). A step function takes a batch, writes gradients into ``.grad`` of
 the parameters it trains (scaled to a *batch mean*) and returns :class:`StepStats` for logging.
@@ -13,6 +14,7 @@ mode           what is trained on what
 ``vae+svi``    decoder on f(lambda_K) from SVI started at enc(x); encoder on its own f(enc(x))
 ``vae+svi+kl`` decoder as above; encoder on KL(q(lambda_0) || stop_grad(q(lambda_K)))
 ``savae``      decoder and encoder on the total derivative of f(lambda_K) (:mod:`savae_lite.unrolled`)
+``aggressive`` the ``vae`` step, preceded by encoder-only steps while the encoder lags (:mod:`~.aggressive`)
 =============  =====================================================================================
 f = -log p(x | z) + kl_weight * KL(q || p), one reparameterised sample.
 """
@@ -136,6 +138,7 @@ class Mode:
     refines: bool  # its q at test time is lambda_0 refined by K SVI steps
     unrolled: bool  # trained through the SVI steps (Algorithm 1; the only mode that uses ``SVIConfig.hvp``)
     encoder_loss: str | None  # what the inference network is trained on (None: no inference network)
+    aggressive: bool = False  # extra encoder-only steps before each step (:mod:`savae_lite.aggressive`)
 
     @property
     def init(self) -> str:
@@ -153,6 +156,8 @@ MODES: dict[str, Mode] = {m.name: m for m in (
          encoder_loss="KL(q(lambda_0) || q(lambda_K))"),
     Mode("savae", step_savae, latent=True, encoder=True, refines=True, unrolled=True,
          encoder_loss="total derivative of f(lambda_K)"),
+    Mode("aggressive", step_vae, latent=True, encoder=True, refines=False, unrolled=False,
+         encoder_loss="f(lambda_0), with encoder-only steps until it catches up (He et al. 2019)", aggressive=True),
 )}
 LATENT_MODES = tuple(name for name, m in MODES.items() if m.latent)
 

@@ -295,9 +295,13 @@ class Trainer:
         metric = val["nll"] if "nll" in val else val["nll_bound"]
         improved = metric < st["best_val"]
         st["skipped"] += totals.skipped
-        self.history.append({"epoch": epoch + 1, "lr": self.lr, "kl_weight": self.loop.kl_weight(), "train": train,
-                             "valid": val, "train_time_s": round(totals.time, 3), "valid_time_s": round(val_time, 3),
-                             "skipped_batches": st["skipped"]})
+        entry = {"epoch": epoch + 1, "lr": self.lr, "kl_weight": self.loop.kl_weight(), "train": train,
+                 "valid": val, "train_time_s": round(totals.time, 3), "valid_time_s": round(val_time, 3),
+                 "skipped_batches": st["skipped"]}
+        if self.loop.aggressive is not None:  # He et al.: the catch-up stops the first time validation MI falls
+            self.loop.aggressive.epoch_end(epoch + 1, val["mi"])
+            entry["aggressive"] = self.loop.aggressive.state_dict()
+        self.history.append(entry)
         st["wall"] += totals.time + val_time
         st["epoch"], st["step_in_epoch"], st["totals"] = epoch + 1, 0, EpochTotals().to_dict()
         if improved:

@@ -73,7 +73,7 @@ def _params(trainer):
     return [p.detach().clone() for p in trainer.model.parameters()]
 
 
-@pytest.mark.parametrize("mode", ["savae", "vae"])
+@pytest.mark.parametrize("mode", ["savae", "vae", "aggressive"])
 def test_resume_continues_identically(mode, tmp_path):
     full = Trainer(run_config("text", mode, tmp_path / "full", epochs=3, checkpoint_every=2, iw_samples=0),
                    splits=text_splits())

@@ -1,0 +1,88 @@
+"""Aggressive inference-network training (He, Spokoyny, Neubig, Berg-Kirkpatrick 2019, "Lagging inference
+networks and posterior collapse"): the cheap remedy for collapse that the text chapter sets beside SA-VAE.
+
+Chapter: *Text VAEs and posterior collapse*. Before each ordinary VAE step, while the schedule is active, the
+encoder alone is trained on the amortised ELBO -- first on the step's own batch, then on random training batches
+-- until it catches up with the decoder: every ``check_every`` inner steps, the mean loss per predicted symbol of
+those steps is compared with the previous block's, and the inner loop stops once it rose (at most
+``max_inner_steps - 1`` inner steps). The ordinary step then updates the decoder only. After each epoch the
+mutual information I(x; z) on the validation set is compared with the previous epoch's; the first time it falls,
+the schedule switches off for good and training continues as a plain VAE (both networks every step).
+
+This follows the reference implementation (``jxhe/vae-lagging-encoder``, ``text.py``), read, not copied: its
+separate encoder and decoder SGD optimisers are one optimiser here whose step skips the parameters without a
+gradient (identical for SGD and for Adam, which keeps per-parameter state).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+
+from savae_lite.objectives import elbo_terms
+
+
+@dataclass
+class AggressiveSchedule:
+    """The state of aggressive training: whether it is still on and the last validation MI (checkpointed)."""
+
+    max_inner_steps: int = 100  # the inner loop runs while its counter (from 1) is below this
+    check_every: int = 15  # compare the loss per symbol of blocks of this many inner steps
+    active: bool = True
+    previous_mi: float = 0.0  # the reference code starts from 0
+    inner_steps: int = 0  # total encoder-only steps so far (for the record)
+    switched_off_after_epoch: int | None = None
+
+    def epoch_end(self, epoch: int, mi: float) -> None:
+        """After epoch ``epoch`` (1-based) with validation MI ``mi``: switch off the first time MI falls."""
+        if not self.active:
+            return
+        if mi - self.previous_mi < 0:
+            self.active = False
+            self.switched_off_after_epoch = epoch
+        self.previous_mi = mi
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+def encoder_catch_up(loop, x: torch.Tensor, pool: Sequence[torch.Tensor], schedule: AggressiveSchedule) -> int:
+    """Encoder-only steps before the ordinary step on batch ``x`` (B, T); later inner batches are drawn uniformly
+    from ``pool`` with the global torch RNG (so a resumed run draws the same ones). Returns the inner step count.
+
+    ``loop`` is the :class:`~savae_lite.loop.TrainingLoop`: its optimiser, KL weight, clip and finiteness rules
+    apply; the decoder's gradients are dropped before each optimiser step, so only the encoder moves.
+    """
+    model, device = loop.model, loop.device
+    encoder = set(model.encoder_parameters())
+    batch, sub, done = x, 1, 0
+    block_loss, block_symbols, previous = 0.0, 0.0, 1e4  # the reference code's starting value
+    while sub < schedule.max_inner_steps:
+        model.zero_grad(set_to_none=True)
+        mu, logvar = model.encode(batch)
+        loss = elbo_terms(model, batch, mu, logvar).loss(loop.kl_weight())
+        block_loss += float(loss.detach().sum())
+        block_symbols += float(model.num_targets(batch).sum())
+        (loss.sum() / batch.shape[0]).backward()
+        loop.clip_and_check(f"in an aggressive encoder step before step {loop.step_count}")
+        for p in loop.params:
+            if p not in encoder:
+                p.grad = None
+        loop.optimizer.step()
+        done += 1
+        batch = pool[int(torch.randint(len(pool), ()))].to(device, non_blocking=True)
+        if sub % schedule.check_every == 0:
+            current = block_loss / max(block_symbols, 1.0)
+            if previous - current < 0 or not math.isfinite(current):
+                break
+            previous, block_loss, block_symbols = current, 0.0, 0.0
+        sub += 1
+    model.zero_grad(set_to_none=True)
+    schedule.inner_steps += done
+    return done

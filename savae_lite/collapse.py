@@ -1,0 +1,216 @@
+"""The posterior-collapse study on PTB: every training mode, trained by :class:`~savae_lite.train.Trainer` at one
+CPU-sized scale, several seeds where it matters, collected into one record.
+
+Chapter: *Text VAEs and posterior collapse* reads the record written by
+``savae-lite experiment collapse --out book/results/collapse.json``.
+
+Each unit (a mode with its settings and a seed) is an ordinary training run in ``work_dir/<unit>/``: a re-run of
+the same command resumes a killed unit from its ``last.pt`` and skips finished ones, so the suite may take several
+sittings. Several processes may run the same command at once: each unit is claimed with an OS file lock (released
+when its process ends, even by a kill), so two workers never train the same unit; the run that finds every unit
+finished writes the record.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from savae_lite import results
+from savae_lite.config import RunConfig, preset
+
+try:  # POSIX; elsewhere a unit is not protected against a second worker
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A row of the chapter's table: a training mode with its settings, run for ``seeds`` seeds."""
+
+    name: str
+    mode: str
+    seeds: int = 1
+    train: dict = field(default_factory=dict)  # TrainConfig overrides
+    model: dict = field(default_factory=dict)  # model-size overrides (e.g. word dropout)
+    note: str = ""
+
+
+NO_ANNEALING = {"kl_start": 1.0}
+WORD_DROPOUT = 0.3  # Bowman et al. (2016) replace decoder input words by <unk> at rates of this order
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("autoreg", "autoreg", seeds=3, note="LSTM language model, no z"),
+    Setting("vae", "vae", seeds=3, train=NO_ANNEALING, note="KL weight 1 from the start"),
+    Setting("vae+anneal", "vae", seeds=3, note="KL weight 0.1 -> 1 (the paper's annealing)"),
+    Setting("vae+word-dropout", "vae", model={"word_dropout": WORD_DROPOUT},
+            note=f"annealing and decoder word dropout {WORD_DROPOUT}"),
+    Setting("svi", "svi", note="no encoder; K SVI steps from 0"),
+    Setting("vae+svi", "vae+svi"),
+    Setting("vae+svi+kl", "vae+svi+kl"),
+    Setting("savae", "savae", seeds=3, note="annealing, as the paper"),
+    Setting("aggressive", "aggressive", seeds=3, train=NO_ANNEALING,
+            note="He et al. (2019): no annealing, as their default"),
+)
+SEEDS = (1, 2, 3)
+
+
+def units(quick: bool = False) -> list[tuple[Setting, int]]:
+    """(setting, seed) pairs in running order: every setting's first seed, then the second seeds, ... (so a
+    partial suite already has one of each). Quick: one seed of autoreg, vae+anneal, savae and aggressive."""
+    if quick:
+        keep = ("autoreg", "vae+anneal", "savae", "aggressive")
+        return [(s, SEEDS[0]) for s in SETTINGS if s.name in keep]
+    return [(s, seed) for i, seed in enumerate(SEEDS) for s in SETTINGS if i < s.seeds]
+
+
+def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path) -> RunConfig:
+    """``base`` with the setting's mode and overrides, the seed, and ``work_dir/<setting>-s<seed>`` as out_dir."""
+    cfg = copy.deepcopy(base)
+    cfg.train.mode, cfg.train.seed = setting.mode, seed
+    for key, value in setting.train.items():
+        setattr(cfg.train, key, value)
+    cfg.model.update(setting.model)
+    cfg.train.out_dir = str(work_dir / unit_name(setting, seed))
+    cfg.train.progress = False
+    return cfg
+
+
+def unit_name(setting: Setting, seed: int) -> str:
+    return f"{setting.name.replace('+', '_')}-s{seed}"
+
+
+@contextlib.contextmanager
+def claimed(folder: Path):
+    """Yield True when this process holds ``folder/claim.lock`` (False: another worker trains this unit)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield True
+        return
+    with open(folder / "claim.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def finished_record(folder: Path) -> dict | None:
+    path = folder / "results.json"
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    return rec if rec.get("status") == "finished" else None
+
+
+def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path = "runs/collapse.units",
+                 log: Callable[[str], None] | None = print) -> dict | None:
+    """Train every unfinished, unclaimed unit; return the suite's record once all are finished (else None).
+
+    The base set-up is the preset ``ptb-collapse`` (``ptb-collapse-quick`` when ``quick``)."""
+    from savae_lite.train import Trainer
+
+    log = log or (lambda s: None)
+    base = preset("ptb-collapse-quick" if quick else "ptb-collapse")
+    base.train.device = device
+    work = Path(work_dir)
+    todo = units(quick)
+    for setting, seed in todo:
+        cfg = unit_config(base, setting, seed, work)
+        folder = Path(cfg.train.out_dir)
+        if finished_record(folder) is not None:
+            continue
+        with claimed(folder) as mine:
+            if not mine or finished_record(folder) is not None:
+                log(f"{folder.name}: another worker has it")
+                continue
+            log(f"{folder.name}: training ({setting.mode}, seed {seed})")
+            t0 = time.perf_counter()
+            Trainer(cfg).fit()
+            log(f"{folder.name}: finished in {time.perf_counter() - t0:.0f} s")
+    records = {unit_name(s, seed): finished_record(work / unit_name(s, seed)) for s, seed in todo}
+    missing = [name for name, rec in records.items() if rec is None]
+    if missing:
+        log(f"{len(missing)} unit(s) still running in another worker: {', '.join(missing)}; re-run to collect")
+        return None
+    return collect(base, todo, records, quick)
+
+
+# ----- the record ---------------------------------------------------------------------------------------
+def unit_row(setting: Setting, seed: int, rec: dict) -> dict:
+    """One finished unit in the record: test metrics (with and without refinement), cost, provenance and the
+    validation history (KL, MI, AU per epoch)."""
+    test = rec["test"]
+    row = {"setting": setting.name, "mode": setting.mode, "seed": seed, "best_epoch": rec["best_epoch"],
+           "epochs_run": len(rec["epochs"]), "train_time_per_epoch_s": rec["train_time_per_epoch_s"],
+           "wall_time_s": rec["wall_time_s"], "git_commit": rec["environment"]["git_commit"],
+           "device": rec["environment"].get("device"), "parameters": rec["parameters"], "test": test,
+           "history": [{"epoch": e["epoch"], "lr": e["lr"], "kl_weight": e["kl_weight"],
+                        "train_time_s": e["train_time_s"], "train_kl": e["train"]["kl"],
+                        **{k: e["valid"].get(k) for k in ("nll_bound", "kl", "mi", "au", "ppl_bound", "nll")},
+                        **({"aggressive": e["aggressive"]["active"]} if "aggressive" in e else {})}
+                       for e in rec["epochs"]]}
+    row.update(headline(test))
+    return row
+
+
+def headline(test: dict) -> dict:
+    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` (the
+    mode's own test-time q), the same without refinement (``*_no_refine``), and ``iw_nll`` / ``ppl_iw``."""
+    if "exact" in test:
+        e = test["exact"]
+        return {"nll_bound": e["nll"], "iw_nll": e["nll"], "ppl_bound": e["ppl"], "ppl_iw": e["ppl"],
+                "kl": 0.0, "mi": 0.0, "au": 0}
+    r = test["refine"]
+    out = {k: r[k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")}
+    if "no_refine" in test:
+        out.update({f"{k}_no_refine": test["no_refine"][k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")})
+    if "iw" in test:
+        out.update(iw_nll=test["iw"]["iw_nll"], ppl_iw=test["iw"]["ppl_iw"])
+    return out
+
+
+SUMMARY_KEYS = ("nll_bound", "iw_nll", "ppl_bound", "ppl_iw", "kl", "mi", "au", "nll_bound_no_refine",
+                "kl_no_refine", "train_time_per_epoch_s", "epochs_run")
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Mean and sample standard deviation (None for one seed) over seeds, one entry per setting, in table order."""
+    out = []
+    for name in dict.fromkeys(r["setting"] for r in rows):
+        group = [r for r in rows if r["setting"] == name]
+        entry = {"setting": name, "mode": group[0]["mode"], "seeds": len(group)}
+        for key in SUMMARY_KEYS:
+            vals = [r[key] for r in group if r.get(key) is not None]
+            if not vals:
+                continue
+            entry[key] = statistics.fmean(vals)
+            entry[f"{key}_sd"] = statistics.stdev(vals) if len(vals) > 1 else None
+        out.append(entry)
+    vae = next((e for e in out if e["setting"] == "vae+anneal"), None)
+    for e in out:  # cost relative to the annealed VAE's epoch (He et al. report SA-VAE at 9.9x on Yahoo)
+        if vae and vae.get("train_time_per_epoch_s"):
+            e["time_vs_vae"] = e["train_time_per_epoch_s"] / vae["train_time_per_epoch_s"]
+    return out
+
+
+def collect(base: RunConfig, todo, records: dict, quick: bool) -> dict:
+    rows = [unit_row(s, seed, records[unit_name(s, seed)]) for s, seed in todo]
+    first = next(iter(records.values()))
+    return {"experiment": "collapse", "quick": quick, "config": base.to_dict(), "dataset": first["dataset"],
+            "settings": [{"name": s.name, "mode": s.mode, "seeds": s.seeds, "train": s.train, "model": s.model,
+                          "note": s.note} for s in SETTINGS if any(s is t for t, _ in todo)],
+            "rows": rows, "summary": summarize(rows),
+            "compute_time_s": round(sum(r["wall_time_s"] for r in rows), 1),
+            "git_commits": sorted({r["git_commit"] for r in rows}), "environment": first["environment"],
+            "collected": results.stamp()}
