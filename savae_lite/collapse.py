@@ -23,6 +23,7 @@ from typing import Callable
 
 from savae_lite import results
 from savae_lite.config import RunConfig, preset
+from savae_lite.modes import get_mode
 
 try:  # POSIX; elsewhere a unit is not protected against a second worker
     import fcntl
@@ -160,28 +161,32 @@ def unit_row(setting: Setting, seed: int, rec: dict) -> dict:
                         **{k: e["valid"].get(k) for k in ("nll_bound", "kl", "mi", "au", "ppl_bound", "nll")},
                         **({"aggressive": e["aggressive"]["active"]} if "aggressive" in e else {})}
                        for e in rec["epochs"]]}
-    row.update(headline(test))
+    row.update(headline(test, setting.mode))
     return row
 
 
-def headline(test: dict) -> dict:
-    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` (the
-    mode's own test-time q), the same without refinement (``*_no_refine``), and ``iw_nll`` / ``ppl_iw``."""
+def headline(test: dict, mode: str) -> dict:
+    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` with
+    the mode's own test-time q (refined by SVI for the modes that refine, the encoder's otherwise), the encoder's q
+    alone (``*_no_refine``) and refined (``*_refine``) where there is an encoder, and ``iw_nll`` / ``ppl_iw``."""
     if "exact" in test:
         e = test["exact"]
         return {"nll_bound": e["nll"], "iw_nll": e["nll"], "ppl_bound": e["ppl"], "ppl_iw": e["ppl"],
                 "kl": 0.0, "mi": 0.0, "au": 0}
-    r = test["refine"]
-    out = {k: r[k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")}
-    if "no_refine" in test:
-        out.update({f"{k}_no_refine": test["no_refine"][k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")})
+    keys = ("nll_bound", "kl", "mi", "au", "ppl_bound")
+    own = test["refine"] if get_mode(mode).refines else test["no_refine"]
+    out = {k: own[k] for k in keys}
+    for variant in ("no_refine", "refine"):
+        if variant in test:
+            out.update({f"{k}_{variant}": test[variant][k] for k in keys})
     if "iw" in test:
         out.update(iw_nll=test["iw"]["iw_nll"], ppl_iw=test["iw"]["ppl_iw"])
     return out
 
 
 SUMMARY_KEYS = ("nll_bound", "iw_nll", "ppl_bound", "ppl_iw", "kl", "mi", "au", "nll_bound_no_refine",
-                "kl_no_refine", "train_time_per_epoch_s", "epochs_run")
+                "kl_no_refine", "mi_no_refine", "nll_bound_refine", "kl_refine", "mi_refine",
+                "train_time_per_epoch_s", "epochs_run", "best_epoch")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -213,4 +218,4 @@ def collect(base: RunConfig, todo, records: dict, quick: bool) -> dict:
             "rows": rows, "summary": summarize(rows),
             "compute_time_s": round(sum(r["wall_time_s"] for r in rows), 1),
             "git_commits": sorted({r["git_commit"] for r in rows}), "environment": first["environment"],
-            "collected": results.stamp()}
+            "collected": results.stamp(), "collect_commit": results.git_commit()}

@@ -30,6 +30,9 @@ METHOD_COLORS = {
     "vae+svi+kl": PALETTE[5],
     "savae": PALETTE[3],
     "autoreg": PALETTE[7],
+    "vae+anneal": PALETTE[9],
+    "vae+word-dropout": PALETTE[8],
+    "aggressive": PALETTE[6],
 }
 
 

@@ -1,0 +1,91 @@
+"""The posterior-collapse study (collapse.py): its units, their configs, the claim lock that lets two workers
+share a suite, resuming (finished units are not trained again) and the record's summary over seeds."""
+import json
+import statistics
+
+import pytest
+
+import savae_lite.collapse as collapse
+from savae_lite.config import preset
+from savae_lite.svi import SVIConfig
+
+
+def test_units_run_every_first_seed_first():
+    us = collapse.units()
+    assert len(us) == sum(s.seeds for s in collapse.SETTINGS)
+    first = [s.name for s, seed in us[:len(collapse.SETTINGS)]]
+    assert first == [s.name for s in collapse.SETTINGS] and {seed for _, seed in us[:len(first)]} == {1}
+    multi = {s.name for s in collapse.SETTINGS if s.seeds >= 3}
+    assert {"autoreg", "vae", "savae", "aggressive"} <= multi
+    assert len({collapse.unit_name(s, seed) for s, seed in us}) == len(us)
+    assert [s.name for s, _ in collapse.units(quick=True)] == ["autoreg", "vae+anneal", "savae", "aggressive"]
+
+
+def test_unit_config_applies_the_setting(tmp_path):
+    base = preset("ptb-collapse")
+    by_name = {s.name: s for s in collapse.SETTINGS}
+    cfg = collapse.unit_config(base, by_name["vae+word-dropout"], 2, tmp_path)
+    assert cfg.train.mode == "vae" and cfg.train.seed == 2 and cfg.model["word_dropout"] == collapse.WORD_DROPOUT
+    assert cfg.train.out_dir == str(tmp_path / "vae_word-dropout-s2") and not cfg.train.progress
+    plain = collapse.unit_config(base, by_name["vae"], 1, tmp_path)
+    assert plain.train.kl_start == 1.0 and base.train.kl_start == 0.1  # the base is not modified
+    assert "word_dropout" not in base.model
+    cfg.validate()
+
+
+def test_a_claimed_unit_is_skipped_by_a_second_worker(tmp_path):
+    with collapse.claimed(tmp_path / "u") as first:
+        with collapse.claimed(tmp_path / "u") as second:
+            assert first and not second
+    with collapse.claimed(tmp_path / "u") as again:
+        assert again
+
+
+def tiny_base(name):
+    cfg = preset("ptb-collapse-quick")
+    cfg.data.max_sentences, cfg.data.max_len, cfg.data.vocab_size = 80, 12, 300
+    cfg.model = {"emb_dim": 8, "enc_hidden": 8, "dec_hidden": 8, "latent_dim": 2}
+    cfg.train.epochs, cfg.train.max_steps_per_epoch = 2, 2
+    cfg.train.svi = SVIConfig(steps=2, lr_mu=0.03, lr_logvar=0.03)
+    cfg.train.iw_samples, cfg.train.iw_max_examples, cfg.train.device = 3, 8, "cpu"
+    return cfg
+
+
+def test_suite_runs_resumes_and_summarises(tmp_path, monkeypatch):
+    monkeypatch.setattr(collapse, "preset", tiny_base)
+    keep = {"autoreg", "vae+anneal", "savae"}
+    two_seeds = [(s, seed) for seed in (1, 2) for s in collapse.SETTINGS if s.name in keep]
+    monkeypatch.setattr(collapse, "units", lambda quick=False: two_seeds)
+    rec = collapse.run_collapse(work_dir=tmp_path, log=None)
+    assert [r["setting"] for r in rec["rows"]] == [s.name for s, _ in two_seeds]
+    json.dumps(rec)  # a JSON record
+    vae = [r for r in rec["rows"] if r["setting"] == "vae+anneal"]
+    summary = {e["setting"]: e for e in rec["summary"]}
+    assert summary["vae+anneal"]["seeds"] == 2
+    assert summary["vae+anneal"]["iw_nll"] == pytest.approx(statistics.fmean(r["iw_nll"] for r in vae))
+    assert summary["vae+anneal"]["kl_sd"] == pytest.approx(statistics.stdev(r["kl"] for r in vae))
+    assert summary["vae+anneal"]["time_vs_vae"] == pytest.approx(1.0)
+    assert summary["autoreg"]["kl"] == 0.0 and summary["autoreg"]["iw_nll"] == summary["autoreg"]["nll_bound"]
+    for r in rec["rows"]:
+        assert r["history"] and r["git_commit"] and r["epochs_run"] == 2
+        if r["mode"] != "autoreg":
+            assert {"nll_bound_no_refine", "nll_bound_refine", "kl_no_refine", "iw_nll", "mi", "au"} <= set(r)
+            own = "refine" if r["mode"] == "savae" else "no_refine"  # the mode's own test-time q
+            assert r["nll_bound"] == r["test"][own]["nll_bound"] and r["kl"] == r["test"][own]["kl"]
+
+    class NoTraining:  # a re-run only collects: every unit is finished
+        def __init__(self, *a, **k):
+            raise AssertionError("a finished unit was trained again")
+
+    monkeypatch.setattr("savae_lite.train.Trainer", NoTraining)
+    again = collapse.run_collapse(work_dir=tmp_path, log=None)
+    assert again["rows"] == rec["rows"]
+
+
+def test_collect_waits_for_units_held_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(collapse, "preset", tiny_base)
+    only = [(s, 1) for s in collapse.SETTINGS if s.name == "vae+anneal"]
+    monkeypatch.setattr(collapse, "units", lambda quick=False: only)
+    folder = tmp_path / collapse.unit_name(*only[0])
+    with collapse.claimed(folder):
+        assert collapse.run_collapse(work_dir=tmp_path, log=None) is None
