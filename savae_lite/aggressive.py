@@ -57,7 +57,10 @@ def encoder_catch_up(loop, x: torch.Tensor, pool: Sequence[torch.Tensor], schedu
     from ``pool`` with the global torch RNG (so a resumed run draws the same ones). Returns the inner step count.
 
     ``loop`` is the :class:`~savae_lite.loop.TrainingLoop`: its optimiser, KL weight, clip and finiteness rules
-    apply; the decoder's gradients are dropped before each optimiser step, so only the encoder moves.
+    apply; the decoder's gradients are dropped before each optimiser step, so only the encoder moves. On several
+    processes (``loop.dist``) ``x`` and ``pool`` hold global batches: each rank trains on its rows, the gradients
+    and the block's loss are summed over the ranks, and rank 0's draw picks the next batch, so every rank takes
+    the same inner steps and stops after the same one.
     """
     model, device = loop.model, loop.device
     encoder = set(model.encoder_parameters())
@@ -65,18 +68,28 @@ def encoder_catch_up(loop, x: torch.Tensor, pool: Sequence[torch.Tensor], schedu
     block_loss, block_symbols, previous = 0.0, 0.0, 1e4  # the reference code's starting value
     while sub < schedule.max_inner_steps:
         model.zero_grad(set_to_none=True)
-        mu, logvar = model.encode(batch)
-        loss = elbo_terms(model, batch, mu, logvar).loss(loop.kl_weight())
-        block_loss += float(loss.detach().sum())
-        block_symbols += float(model.num_targets(batch).sum())
-        (loss.sum() / batch.shape[0]).backward()
+        local, weight = loop.local_batch(batch)  # several processes: this rank's rows of the global batch
+        loss_sum, symbols = 0.0, 0.0
+        if local.shape[0]:
+            mu, logvar = model.encode(local)
+            loss = elbo_terms(model, local, mu, logvar).loss(loop.kl_weight())
+            loss_sum, symbols = float(loss.detach().sum()), float(model.num_targets(local).sum())
+            (loss.sum() / local.shape[0]).backward()
+        # several processes: global gradient and totals, and rank 0's draw of the next batch (the others add 0)
+        shared = loop.dist is not None
+        following = int(torch.randint(len(pool), ())) if shared and loop.rank == 0 else 0
+        loss_sum, symbols, following = loop.sync_gradients(weight, [loss_sum, symbols, following])
+        block_loss += loss_sum
+        block_symbols += symbols
         loop.clip_and_check(f"in an aggressive encoder step before step {loop.step_count}")
         for p in loop.params:
             if p not in encoder:
                 p.grad = None
         loop.optimizer.step()
         done += 1
-        batch = pool[int(torch.randint(len(pool), ()))].to(device, non_blocking=True)
+        if not shared:
+            following = int(torch.randint(len(pool), ()))
+        batch = pool[int(following)].to(device, non_blocking=True)
         if sub % schedule.check_every == 0:
             current = block_loss / max(block_symbols, 1.0)
             if previous - current < 0 or not math.isfinite(current):

@@ -122,8 +122,8 @@ def keep_previous(path: str | os.PathLike) -> None:
 
 
 def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.out_dir", "train.progress",
-                                                        "train.device", "train.checkpoint_minutes", "data.data_dir",
-                                                        "data.download")) -> list[str]:
+                                                        "train.device", "train.threads", "train.checkpoint_minutes",
+                                                        "data.data_dir", "data.download")) -> list[str]:
     """Dotted names of config fields that differ between a checkpoint and the current run."""
     diffs: list[str] = []
 

@@ -28,7 +28,7 @@ def relative_error(got: Tensors, ref: Tensors) -> float:
     """||got - ref|| / ||ref||, the Euclidean norms taken over all the tensors together (accumulated in float64).
 
     ``got`` and ``ref`` are tensors or equally long sequences of tensors with matching shapes, e.g. the
-    gradients w.r.t. (mu_0, logvar_0, *theta) from two methods. A length or shape mismatch raises
+    gradients w.r.t. ``(mu_0, logvar_0, *theta)`` from two methods. A length or shape mismatch raises
     ``ValueError`` (nothing is silently left out of the comparison). When ``ref`` is all zeros the result is 0.0
     if ``got`` is too, else ``inf``.
     """

@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (writes OUT_DIR/results.json, last.pt, best.pt)",
                        description="Train a model. Start from a --preset (its values are the defaults; see "
                                    "savae_lite/config.py); every other flag overrides one field. A run resumes "
-                                   "from OUT_DIR/last.pt when it exists.")
+                                   "from OUT_DIR/last.pt when it exists. Several processes or GPUs: start the same "
+                                   "command with torchrun --nproc_per_node N (--batch-size stays the global "
+                                   "batch; see the README).")
     t.add_argument("--preset", default="ptb-small", choices=sorted(PRESETS),
                    help="starting configuration (default ptb-small: SA-VAE on the embedded PTB, CPU-sized)")
     t.add_argument("--quick", action="store_true", help="a tiny run (seconds): the preset's -quick variant")
@@ -98,13 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tiny", action="store_true", help="smallest possible run (seconds; a smoke test for CI)")
     b.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     b.add_argument("--threads", type=int, default=None,
-                   help="intra-op threads (default on CPU: 1, timed on the process's CPU time; more: wall time)")
+                   help="intra-op threads (default on CPU: 1, timed on the process's CPU time; more: wall time; "
+                        "the sharing part sets its own)")
     b.add_argument("--out", default=None, help="write the measurements to this JSON file")
+    b.add_argument("--only", action="append", default=None, metavar="PART",
+                   help="run only this part (repeatable): savae_step, loop_vs_bare, iw_nll or sharing (training "
+                        "steps/s alone and next to a busy process, per CPU thread policy)")
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
     x.add_argument("name", help="experiment name: synthetic (chapter 4) or collapse (text chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
+    x.add_argument("--partial", action="store_true",
+                   help="collapse: train nothing; write the record of the units finished so far")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -133,11 +141,21 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def _cmd_train(args) -> int:
+    from savae_lite import distributed
     from savae_lite.train import Trainer
 
     cfg = config_from_args(args)  # Trainer validates it before it builds anything
-    record = Trainer(cfg).fit(resume=not args.no_resume)
-    print(json.dumps({"results": str(Path(cfg.train.out_dir) / "results.json"), "test": record["test"]}, indent=1))
+    group = distributed.setup(cfg.train.device)  # under torchrun: join the process group (None: one process)
+    try:
+        # a worker group restarted by torchrun (--max-restarts) always resumes from the last checkpoint
+        resume = not args.no_resume or distributed.restart_count() > 0
+        trainer = Trainer(cfg) if group is None else Trainer(cfg, dist=group)
+        record = trainer.fit(resume=resume)
+    finally:
+        distributed.teardown(group)
+    if group is None or group.is_main:
+        print(json.dumps({"results": str(Path(cfg.train.out_dir) / "results.json"), "test": record["test"]},
+                         indent=1))
     return 0
 
 
@@ -195,15 +213,16 @@ def _cmd_eval(args) -> int:
 def _cmd_bench(args) -> int:
     from savae_lite import bench
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads: expected a positive number of threads, got {args.threads}")
-    return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out, threads=args.threads)
+    check_int("--threads", args.threads, 1, optional=True)
+    return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out, threads=args.threads,
+                      only=args.only)
 
 
 def _cmd_experiment(args) -> int:
     from savae_lite import experiments
 
-    return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device)
+    return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device,
+                           partial=args.partial)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,6 +62,8 @@ class TrainConfig:
     on_nan: str = option("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
     seed: int = option(3435, "random seed (set_seed)")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    threads: int | None = option(None, "CPU intra-op threads (default: torch's, i.e. the physical cores or "
+                                       "OMP_NUM_THREADS; idle threads sleep: OMP_WAIT_POLICY=PASSIVE unless set)")
     out_dir: str = option("runs/default", "folder for checkpoints and results.json")
     progress: bool = option(True, "show a tqdm progress bar")
 

@@ -50,16 +50,23 @@ def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto"
 
 
 def collapse_record(quick: bool = False, seed: int = 3435, device: str = "auto",
-                    work_dir: str | Path | None = None) -> dict | None:
+                    work_dir: str | Path | None = None, out: str | Path | None = None,
+                    partial: bool = False) -> dict | None:
     """The posterior-collapse study (:func:`savae_lite.collapse.run_collapse`); None while units are still being
-    trained by another worker. Its seeds are fixed per unit (1, 2, 3), so ``seed`` is not used."""
+    trained by another worker. Its seeds are fixed per unit (1, 2, 3), so ``seed`` is not used. The rows of an
+    existing record at ``out`` (same set-up) count as finished units; ``partial`` trains nothing and writes the
+    record of the units finished so far (``complete: false``)."""
+    import json
+
     from savae_lite.collapse import run_collapse
     from savae_lite.runtime import pick_device
 
     if pick_device(device).type == "cpu":
         torch.set_num_threads(1)  # small LSTMs: one thread is as fast, and two workers can share two cores
+    previous = json.loads(Path(out).read_text()) if out is not None and Path(out).exists() else None
     started, t0 = results.stamp(), time.perf_counter()
-    record = run_collapse(quick=quick, device=device, work_dir=work_dir or Path("runs") / "collapse.units")
+    record = run_collapse(quick=quick, device=device, work_dir=work_dir or Path("runs") / "collapse.units",
+                          previous=previous, train=not partial)
     if record is None:
         return None
     return {**record, "started": started, "wall_time_s": round(time.perf_counter() - t0, 2)}
@@ -74,7 +81,7 @@ def default_out(name: str, quick: bool) -> Path:
 
 
 def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int = 3435,
-        device: str = "auto") -> int:
+        device: str = "auto", partial: bool = False) -> int:
     """Run experiment ``name`` and write its JSON record to ``out`` (default :func:`default_out`). Returns 0.
 
     Finished units are kept in ``runs/<record name>.units/`` (relative to the working directory): re-running the same
@@ -83,9 +90,14 @@ def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int
         raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     path = Path(out) if out is not None else default_out(name, quick)
     units = Path("runs") / f"{path.stem}.units"
-    record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units)
+    extra = {}
+    if name == "collapse":  # a suite whose record is also its resume state
+        extra = {"out": path, "partial": partial}
+    elif partial:
+        raise ValueError(f"--partial: experiment {name!r} has no partial record (only collapse)")
+    record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units, **extra)
     if record is None:
-        print(f"{path} not written yet: some units are still being trained by another worker")
+        print(f"{path} not written: units are still being trained by another worker (or none has finished)")
         return 0
     path = results.write_json(record, path)
     print(f"wrote {path} ({record['wall_time_s']:.0f} s)")

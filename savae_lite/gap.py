@@ -8,8 +8,9 @@ For a data point x and a diagonal Gaussian q(z; lambda), lambda = (mu, logvar)::
 
 and the encoder's shortfall splits into two non-negative parts::
 
-    log p(x) - ELBO(x; enc(x)) = [log p(x) - ELBO(x; lambda*)]  +  [ELBO(x; lambda*) - ELBO(x; enc(x))]
-                                  approximation gap                 amortization gap
+    log p(x) - ELBO(x; enc(x))
+        = [log p(x) - ELBO(x; lambda*)]  +  [ELBO(x; lambda*) - ELBO(x; enc(x))]
+             approximation gap                 amortization gap
 
 where lambda* is the best diagonal Gaussian for this x. On :class:`~savae_lite.models.toy.LinearGaussianVAE`
 all three numbers are exact (no sampling): ``log_marginal``, ``optimal_diagonal_q`` and ``exact_elbo``.
@@ -99,7 +100,8 @@ class FitResult:
 def fit_toy(x_train: torch.Tensor, *, enc_hidden: int = 0, decoder: LinearGaussianVAE | None = None,
             mode: str = "vae", steps: int = 1000, lr: float = 1e-2, batch_size: int | None = None,
             svi_cfg: SVIConfig | None = None, seed: int = 0) -> FitResult:
-    """Train a :class:`LinearGaussianVAE` on ``x_train`` (N, D) with Adam on :class:`~savae_lite.loop.TrainingLoop`.
+    """Train a :class:`~savae_lite.models.toy.LinearGaussianVAE` on ``x_train`` (N, D) with Adam on
+    :class:`~savae_lite.loop.TrainingLoop`.
 
     ``decoder=None``: encoder and decoder are learned jointly from a random initialisation. Otherwise the
     decoder is a frozen copy of ``decoder`` and only the encoder is trained (see :func:`with_fixed_decoder`).

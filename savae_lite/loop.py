@@ -2,13 +2,18 @@
 
 Chapter: *SA-VAE* (the training loop). One optimiser step is::
 
-    zero the gradients -> modes.training_step (the mode's gradients, KL weight from the annealing schedule)
-    -> finiteness check of loss and gradient norm -> global gradient-norm clip -> optimiser step
+    zero the gradients -> modes.training_step (the mode's gradients, KL weight from
+    the annealing schedule) -> finiteness check of loss and gradient norm
+    -> global gradient-norm clip -> optimiser step
 
 and one epoch is that step over a list of batches, with running totals and a tqdm progress bar.
 :class:`~savae_lite.train.Trainer` adds data, validation, the learning-rate schedule, checkpoints and the run
 record; the synthetic experiment and the toy fits of the first chapters use the loop directly. Passing
 ``params`` trains only those parameters (e.g. the encoder against a frozen generator).
+
+On several processes (``dist``, :mod:`savae_lite.distributed`) a step takes the *global* batch: each rank runs
+the mode's step on its chunk of the rows, then the gradients (weighted by chunk size) and the step's totals are
+summed over the ranks before the finiteness check and the clip, so every rank takes the same optimiser step.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from savae_lite.aggressive import AggressiveSchedule, encoder_catch_up
+from savae_lite.distributed import Distributed
 from savae_lite.modes import Mode, StepStats, get_mode, training_step
 from savae_lite.objectives import kl_weight_at, perplexity
 from savae_lite.svi import SVIConfig
@@ -76,12 +82,13 @@ class TrainingLoop:
     ``kl_start`` / ``kl_warmup_steps``: the KL weight rises linearly from ``kl_start`` to 1 over that many steps
     (0: weight 1 throughout). ``grad_clip``: global norm clip (0: off). ``on_nan``: ``'stop'`` raises
     ``FloatingPointError`` naming the step, ``'skip'`` drops the batch. ``step_count`` is the global step.
+    ``dist``: this process's place among several (None: one process; see :mod:`savae_lite.distributed`).
     """
 
     def __init__(self, model, mode: str | Mode, svi: SVIConfig, *, optimizer: str = "adam", lr: float = 1e-3,
                  grad_clip: float = 5.0, kl_start: float = 1.0, kl_warmup_steps: int = 0,
                  params: Sequence[torch.nn.Parameter] | None = None, on_nan: str = "stop",
-                 progress: bool = False):
+                 progress: bool = False, dist: Distributed | None = None):
         if on_nan not in ON_NAN:
             raise ValueError(f"--on-nan: {on_nan!r} is not one of {', '.join(ON_NAN)}")
         self.model, self.mode, self.svi = model, get_mode(mode), svi
@@ -90,6 +97,7 @@ class TrainingLoop:
         self.grad_clip, self.on_nan, self.progress = grad_clip, on_nan, progress
         self.kl_start, self.kl_warmup_steps = kl_start, kl_warmup_steps
         self.step_count = 0
+        self.dist = dist
         # mode 'aggressive': He et al.'s encoder catch-up before each step, while the schedule is on
         self.aggressive = AggressiveSchedule() if self.mode.aggressive else None
 
@@ -100,6 +108,45 @@ class TrainingLoop:
     def kl_weight(self) -> float:
         """The KL weight of the next step."""
         return kl_weight_at(self.step_count, self.kl_start, self.kl_warmup_steps)
+
+    @property
+    def rank(self) -> int:
+        """This process's rank among several (0 for one process)."""
+        return self.dist.rank if self.dist is not None else 0
+
+    def local_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This process's rows of the global batch x (N, ...) and their share n_r / N (one process: x, 1)."""
+        return (x, 1.0) if self.dist is None else self.dist.shard(x)
+
+    def sync_gradients(self, weight: float, sums: Sequence[float] = (), failed: bool = False) -> list[float]:
+        """Several processes: the trained parameters' ``.grad`` become the global batch's (see
+        :meth:`savae_lite.distributed.Distributed.sync_gradients`) and ``sums`` are summed over the ranks;
+        FloatingPointError on every rank when one ``failed``. One process: ``sums`` unchanged."""
+        if self.dist is None:
+            return list(sums)
+        total, any_failed = self.dist.sync_gradients(self.params, weight, sums, failed)
+        if any_failed:
+            raise FloatingPointError("non-finite values on another process")
+        return total
+
+    def _mode_step(self, x: torch.Tensor) -> StepStats:
+        """The mode's gradients of the (global) batch x in ``.grad`` and its totals."""
+        if self.dist is None:
+            return training_step(self.model, x, self.mode, self.svi, self.kl_weight())
+        local, weight = self.dist.shard(x)
+        stats, failure = StepStats(0.0, 0.0, 0.0, 0, 0.0), None
+        if local.shape[0]:  # an empty chunk (fewer rows than processes) contributes nothing
+            try:
+                stats = training_step(self.model, local, self.mode, self.svi, self.kl_weight())
+            except FloatingPointError as err:  # e.g. non-finite SVI iterates: every rank must stop together
+                failure = err
+        try:
+            loss, nll, kl, n, tokens = self.sync_gradients(
+                weight, [stats.loss, stats.nll, stats.kl, stats.n, stats.tokens], failed=failure is not None)
+        except FloatingPointError:
+            raise failure if failure is not None else FloatingPointError(
+                "non-finite values on another process") from None
+        return StepStats(loss, nll, kl, int(round(n)), tokens)
 
     def clip_and_check(self, where: str) -> None:
         """Global gradient-norm clip of the trained parameters; FloatingPointError naming ``where`` when the
@@ -120,7 +167,7 @@ class TrainingLoop:
             if catching_up:
                 encoder_catch_up(self, x, pool if pool is not None else [x], self.aggressive)
             self.model.zero_grad(set_to_none=True)  # all of them: a frozen generator's gradients are discarded
-            stats = training_step(self.model, x, self.mode, self.svi, self.kl_weight())
+            stats = self._mode_step(x)
             stats.check_finite(self.mode.name, self.step_count)
             self.clip_and_check(where)
         except FloatingPointError as err:

@@ -5,9 +5,9 @@ step function each.
 Chapter: *SA-VAE* (all modes side by side). A step function takes a batch, writes gradients into ``.grad`` of
 the parameters it trains (scaled to a *batch mean*) and returns :class:`StepStats` for logging.
 
-=============  =====================================================================================
+============== =====================================================================================
 mode           what is trained on what
-=============  =====================================================================================
+============== =====================================================================================
 ``autoreg``    a model without z (LSTM LM / PixelCNN) on -log p(x)
 ``vae``        encoder and decoder on f(enc(x)) (the amortised ELBO)
 ``svi``        decoder on f(lambda_K), lambda_K from K SVI steps started at 0 (no encoder)
@@ -15,7 +15,8 @@ mode           what is trained on what
 ``vae+svi+kl`` decoder as above; encoder on KL(q(lambda_0) || stop_grad(q(lambda_K)))
 ``savae``      decoder and encoder on the total derivative of f(lambda_K) (:mod:`savae_lite.unrolled`)
 ``aggressive`` the ``vae`` step, preceded by encoder-only steps while the encoder lags (:mod:`~.aggressive`)
-=============  =====================================================================================
+============== =====================================================================================
+
 f = -log p(x | z) + kl_weight * KL(q || p), one reparameterised sample.
 """
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Mode:
 
     @property
     def init(self) -> str:
-        """Where lambda_0 comes from at test time: ``'encoder'`` or ``'zeros'``."""
+        """Where lambda_0 comes from at test time (``'encoder'`` or ``'zeros'``)."""
         return "encoder" if self.encoder else "zeros"
 
 

@@ -95,6 +95,75 @@ def gaussian_ellipse(ax, mean, cov, n_std: float = 1.0, **kwargs) -> Ellipse:
     return patch
 
 
+def gaussian_contours(ax, mean, cov, *, color, label: str | None = None, linestyle: str = "-",
+                      n_stds=(1, 2), mark_mean: bool = False) -> None:
+    """Chapters *The amortization gap* and *SA-VAE*: the 1- and 2-standard-deviation ellipses of N(mean, cov).
+
+    The first ellipse carries ``label`` and full opacity, the others are fainter; ``mark_mean`` adds a ``+``
+    at the mean. ``mean`` (2,), ``cov`` (2, 2), array-like or tensors.
+    """
+    for i, k in enumerate(n_stds):
+        gaussian_ellipse(ax, mean, cov, n_std=k, edgecolor=color, linestyle=linestyle,
+                         label=label if i == 0 else None, alpha=1.0 if i == 0 else 0.5)
+    if mark_mean:
+        ax.plot(*np.asarray(_numpy(mean), dtype=float).reshape(2), marker="+", color=color, markersize=9)
+
+
+def show_source(obj, width: int = 88) -> None:
+    """Display the source code of ``obj`` (a function, method or class) as a highlighted code block.
+
+    Lines longer than ``width`` characters are wrapped so that the block fits the page: a trailing comment
+    moves above its line, long comments continue on a new comment line, and long code lines break after a
+    comma or an operator, continued four spaces deeper (display only: the text is not meant to be run).
+    """
+    import inspect
+    import textwrap
+
+    from IPython.display import Markdown, display
+
+    source = textwrap.dedent(inspect.getsource(obj))
+    display(Markdown("```python\n" + "\n".join(_wrap_code(source.splitlines(), width)) + "\n```"))
+
+
+def _wrap_code(lines: list[str], width: int) -> list[str]:
+    import textwrap
+
+    out: list[str] = []
+    in_doc = False
+    for line in lines:
+        quotes = line.count('"""') + line.count("'''")
+        doc_line = in_doc or quotes > 0
+        in_doc = in_doc != (quotes % 2 == 1)
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        if doc_line:  # prose inside a docstring: wrap as text
+            out += textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent)
+            continue
+        code, sep, comment = line.partition("  # ")
+        if line.lstrip().startswith("#"):
+            code, comment = "", line.lstrip()[1:].strip()
+        elif not sep:
+            comment = ""
+        if comment:
+            out += textwrap.wrap(comment.strip(), width, initial_indent=indent + "# ",
+                                 subsequent_indent=indent + "# ")
+        code = code.rstrip()
+        while len(code) > width:
+            lo = len(indent) + 8
+            cut = code.rfind(", ", lo, width - 1)
+            if cut < 0:
+                cut = max(code.rfind(op, lo, width - 1) for op in (" + ", " - ", " * ", " and ", " or ", " if "))
+            if cut < 0:
+                break
+            out.append(code[: cut + 1].rstrip())
+            code = indent + "    " + code[cut + 1:].lstrip()
+        if code:
+            out.append(code)
+    return out
+
+
 def nats_axis(ax, which: str = "y", what: str = "ELBO") -> None:
     """Label an axis '<what> (nats)'."""
     (ax.set_ylabel if which == "y" else ax.set_xlabel)(f"{what} (nats)")

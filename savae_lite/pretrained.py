@@ -36,7 +36,7 @@ class Pretrained:
 def export(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
     """Write ``out`` from a finished run folder (its ``best.pt`` and ``results.json``): floating-point weights in
     ``dtype`` (half precision halves the size; the chapters' numbers come from the run's record, not from the
-    rounded weights), the config, the vocabulary and the record's summary (:data:`RECORD_KEYS`)."""
+    rounded weights), the config, the vocabulary and the record's summary (``RECORD_KEYS``)."""
     import json
 
     run_dir = Path(run_dir)

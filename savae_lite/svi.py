@@ -5,9 +5,9 @@ Chapter: *SVI*. The same step is differentiated through in :mod:`savae_lite.unro
 Each example's lambda_i = (mu_i, logvar_i) is optimised on its own objective f_i (the batch objective is a
 *sum*, so gradients are per example and independent of the batch size). One step, for k = 0..K-1::
 
-    g_k     = clip(grad_lambda f(lambda_k))        # clipped per example, separately for mu and logvar
+    g_k     = clip(grad_lambda f(lambda_k))    # per example, separately for mu and logvar
     v_{k+1} = momentum * v_k - g_k
-    lambda_{k+1} = lambda_k + lr * v_{k+1}         # lr_mu for mu, lr_logvar for logvar
+    lambda_{k+1} = lambda_k + lr * v_{k+1}     # lr_mu for mu, lr_logvar for logvar
 """
 from __future__ import annotations
 

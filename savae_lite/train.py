@@ -14,6 +14,11 @@ to it (with a warning) when ``last.pt`` is damaged (see :mod:`savae_lite.checkpo
 Stopping: SIGINT (Ctrl-C) or SIGTERM while :meth:`Trainer.fit` runs lets the current step finish, writes
 ``last.pt``, marks ``results.json`` ``"status": "interrupted"`` and raises :class:`TrainingInterrupted`; the same
 command resumes. A second signal stops at once (KeyboardInterrupt; the checkpoint on disk stays the last good one).
+
+Several processes (``torchrun``; ``dist``, see :mod:`savae_lite.distributed`): every rank trains on its rows of
+each global batch with its own noise stream; rank 0 alone validates (and sends the numbers to the others), tests,
+and writes the checkpoints (with every rank's RNG state) and ``results.json``; every rank resumes from the same
+``last.pt``. Decisions that must agree (stop on a signal, write a checkpoint) are taken on all ranks together.
 """
 from __future__ import annotations
 
@@ -31,12 +36,13 @@ import torch
 from tqdm.auto import tqdm
 
 from savae_lite import checkpoint, results
+from savae_lite.distributed import Distributed, rank_seed
 from savae_lite.atomic import remove_stale_temporaries
 from savae_lite.build import build_data, build_model
 from savae_lite.data.splits import Splits
 from savae_lite.config import RunConfig
 from savae_lite.validation import check_out_dir, validate
-from savae_lite.runtime import pick_device, set_seed
+from savae_lite.runtime import apply_thread_policy, pick_device, set_seed
 from savae_lite.evaluate import evaluate, test_report
 from savae_lite.loop import EpochTotals, TrainingLoop
 from savae_lite.schedule import validation_scheduler
@@ -58,19 +64,23 @@ class TrainingInterrupted(Exception):
 class Trainer:
     """Train ``cfg`` (data and model built from it unless given) and write ``out_dir/results.json``."""
 
-    def __init__(self, cfg: RunConfig, splits: Splits | None = None, model=None):
+    def __init__(self, cfg: RunConfig, splits: Splits | None = None, model=None, dist: Distributed | None = None):
         validate(cfg)  # every field, with the offending option's flag in the message
         check_out_dir(cfg.train.out_dir)  # an unusable --out-dir fails now, not after an epoch of training
         self.cfg = cfg
         tc = cfg.train
-        self.device = pick_device(tc.device)
+        self.dist = dist  # None: one process
+        self.device = dist.device if dist is not None else pick_device(tc.device)
+        self.threads = apply_thread_policy(tc.threads)  # --threads; OpenMP threads idle passively
         self.splits = splits if splits is not None else build_data(cfg)
         vocab_size = len(self.splits.vocab) if self.splits.vocab is not None else None
         set_seed(tc.seed)
         self.model = (model if model is not None else build_model(cfg, vocab_size)).to(self.device)
         self.loop = TrainingLoop(self.model, tc.mode, tc.svi, optimizer=tc.optimizer, lr=tc.lr,
                                  grad_clip=tc.grad_clip, kl_start=tc.kl_start, on_nan=tc.on_nan,
-                                 progress=tc.progress)
+                                 progress=tc.progress and self.is_main, dist=dist)
+        if dist is not None:
+            dist.broadcast_parameters(self.model)
         self.scheduler = validation_scheduler(self.loop.optimizer, tc.decay_start_epoch, tc.lr_decay,
                                               tc.lr_schedule)
         self.out = Path(tc.out_dir)
@@ -80,6 +90,15 @@ class Trainer:
         self.record: dict = {}
         self._stop_signal: int | None = None  # set by the SIGINT/SIGTERM handler while fit runs
         self._last_save = time.monotonic()  # when last.pt was last written (the checkpoint_minutes rule)
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the files (always with one process, rank 0 with several)."""
+        return self.dist is None or self.dist.is_main
+
+    def _write_record(self, record: dict) -> None:
+        if self.is_main:
+            results.write_json(record, self.out / "results.json")
 
     @property
     def lr(self) -> float:
@@ -107,18 +126,25 @@ class Trainer:
     def save_last(self) -> None:
         if not self._parameters_finite("checkpoint last.pt"):
             return
+        rng = {"rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        ranks = self.dist.gather_object(rng) if self.dist is not None else None  # every rank's noise streams
+        if not self.is_main:
+            self._last_save = time.monotonic()
+            return
         ck = {"model": self.model.state_dict(), "loop": self.loop.state_dict(),
               "scheduler": self.scheduler.state_dict(), "state": self.state, "history": self.history,
-              "config": self.cfg.to_dict(), "rng": torch.get_rng_state(), "vocab": self._vocab_dict()}
-        if self.device.type == "cuda":
-            ck["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+              "config": self.cfg.to_dict(), "vocab": self._vocab_dict(), **rng}
+        if ranks is not None:
+            ck["rank_rng"] = ranks
         last = self.out / "last.pt"
         checkpoint.keep_previous(last)  # last.prev.pt: the fallback if last.pt is ever found damaged
         checkpoint.atomic_save(ck, last)
         self._last_save = time.monotonic()
 
     def save_best(self) -> None:
-        if not self._parameters_finite("checkpoint best.pt"):
+        if not self._parameters_finite("checkpoint best.pt") or not self.is_main:
             return
         checkpoint.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(),
                                 "vocab": self._vocab_dict(), "epoch": self.state["epoch"]}, self.out / "best.pt")
@@ -152,8 +178,26 @@ class Trainer:
         raise ValueError(f"{problems[0]}; no usable previous checkpoint either ({problems[1]}). Start afresh with "
                          "--no-resume or use another --out-dir.")
 
+    def _load_resumable_on_all(self) -> tuple[dict, Path] | None:
+        """:meth:`_load_resumable` on rank 0 (which may set a damaged file aside); the other ranks load the file
+        it chose."""
+        if self.dist is None:
+            return self._load_resumable()
+        found, error = None, None
+        if self.is_main:
+            try:
+                found = self._load_resumable()
+            except ValueError as err:
+                error = str(err)
+        path, error = self.dist.broadcast_object((str(found[1]) if found else None, error))
+        if error is not None:
+            raise ValueError(error)
+        if path is None:
+            return None
+        return found if found is not None else (checkpoint.load(path), Path(path))
+
     def try_resume(self) -> bool:
-        found = self._load_resumable()
+        found = self._load_resumable_on_all()
         if found is None:
             return False
         ck, path = found
@@ -174,10 +218,21 @@ class Trainer:
             raise ValueError(f"checkpoint {path}: its weights do not fit the model of this config "
                              f"({type(err).__name__}: {detail[:400]})") from None
         self.state, self.history = ck["state"], ck["history"]
-        torch.set_rng_state(ck["rng"])
-        if "cuda_rng" in ck and self.device.type == "cuda":
-            torch.cuda.set_rng_state(ck["cuda_rng"], self.device)
+        self._restore_rng(ck)
         return True
+
+    def _restore_rng(self, ck: dict) -> None:
+        """This rank's noise streams as saved; a rank the checkpoint has none for (another number of processes)
+        starts a fresh stream of its own."""
+        rank = self.dist.rank if self.dist is not None else 0
+        ranks = ck.get("rank_rng")
+        rng = ranks[rank] if ranks is not None and rank < len(ranks) else ck if rank == 0 else None
+        if rng is None:
+            set_seed(rank_seed(self.cfg.train.seed + 1 + self.loop.step_count, rank))
+            return
+        torch.set_rng_state(rng["rng"])
+        if "cuda_rng" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda_rng"], self.device)
 
     # ---- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, batches, refine: bool) -> dict:
@@ -185,6 +240,25 @@ class Trainer:
         mode = self.loop.mode
         return evaluate(self.model, batches, refine=self.cfg.test_svi() if refine else None, init=mode.init,
                         device=self.device)
+
+    def _validate(self) -> dict:
+        """Validation metrics; with several processes rank 0 evaluates and every rank gets its numbers (the
+        schedule, the best checkpoint and aggressive training decide alike everywhere)."""
+        if self.dist is None:
+            return self.evaluate(self.splits.valid, refine=self.loop.mode.refines)
+        val = self.evaluate(self.splits.valid, refine=self.loop.mode.refines) if self.is_main else None
+        return self.dist.broadcast_object(val)
+
+    def _stop_requested(self, checkpoint_due: bool = False) -> tuple[bool, bool]:
+        """(whether the time-based checkpoint is due, whether a stop signal came). Several processes: one
+        all-reduce decides both for every rank -- rank 0's clock, and a signal that reached any rank."""
+        stop = self._stop_signal is not None
+        if self.dist is None:
+            return checkpoint_due, stop
+        checkpoint_due, stop = self.dist.any([checkpoint_due and self.is_main, stop])
+        if stop and self._stop_signal is None:  # another rank was signalled
+            self._stop_signal = signal.SIGTERM
+        return checkpoint_due, stop
 
     # ---- stopping on a signal -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -219,8 +293,8 @@ class Trainer:
         if save:
             self.save_last()
         step = self.loop.step_count
-        results.write_json({**self.record, "status": "interrupted", "interrupted": results.stamp(),
-                            "interrupted_at_step": step, "epochs": self.history}, self.out / "results.json")
+        self._write_record({**self.record, "status": "interrupted", "interrupted": results.stamp(),
+                            "interrupted_at_step": step, "epochs": self.history})
         raise TrainingInterrupted(step, signal.Signals(self._stop_signal).name, self.out / "last.pt")
 
     # ---- training ------------------------------------------------------------------------------------
@@ -233,15 +307,19 @@ class Trainer:
     def _fit(self, resume: bool) -> dict:
         tc = self.cfg.train
         for name in ("last.pt", "last.prev.pt", "best.pt", "results.json"):  # temporaries of a killed write
-            remove_stale_temporaries(self.out / name)
+            if self.is_main:
+                remove_stale_temporaries(self.out / name)
         resumed = self.try_resume() if resume else False
         self._last_save = time.monotonic()
         if not resumed:
-            set_seed(tc.seed + 1)  # the training stream starts from a known state
+            # the training stream starts from a known state (rank r of several: a stream of its own)
+            set_seed(rank_seed(tc.seed + 1, self.dist.rank) if self.dist is not None else tc.seed + 1)
         self.record = {"run": self.out.name, "status": "running", "config": self.cfg.to_dict(), "seed": tc.seed,
                        "environment": results.environment(self.device), "dataset": self.splits.info,
                        "parameters": sum(p.numel() for p in self.model.parameters()), "started": results.stamp(),
                        "resumed": resumed}
+        if self.dist is not None:
+            self.record["distributed"] = {"world_size": self.dist.world_size, "backend": self.dist.backend}
         while self.state["epoch"] < tc.epochs and not self._lr_exhausted():
             epoch = self.state["epoch"]
             gen = torch.Generator().manual_seed(tc.seed * 1000 + epoch)
@@ -251,11 +329,11 @@ class Trainer:
             self.loop.kl_warmup_steps = int(round(tc.kl_warmup_epochs * len(batches)))
             totals = self._train_epoch(epoch, batches)
             t0 = time.perf_counter()
-            val = self.evaluate(self.splits.valid, refine=self.loop.mode.refines)
+            val = self._validate()
             self._end_epoch(epoch, totals, val, time.perf_counter() - t0)
             self.save_last()
-            results.write_json({**self.record, "epochs": self.history}, self.out / "results.json")
-            if self._stop_signal is not None:  # the signal came during validation: last.pt is already written
+            self._write_record({**self.record, "epochs": self.history})
+            if self._stop_requested()[1]:  # the signal came during validation: last.pt is already written
                 self._interrupt(save=False)
         return self._finish()
 
@@ -273,10 +351,11 @@ class Trainer:
 
         def after_step(done: int) -> None:
             st["step_in_epoch"], st["totals"] = done, totals.to_dict()
-            if self._stop_signal is not None:
+            by_time = seconds > 0 and time.monotonic() - self._last_save >= seconds
+            by_time, stop = self._stop_requested(by_time)
+            if stop:
                 self._interrupt(save=True)
             by_steps = bool(every) and self.loop.step_count % every == 0
-            by_time = seconds > 0 and time.monotonic() - self._last_save >= seconds
             if (by_steps or by_time) and done < len(batches):
                 self.save_last()
 
@@ -309,11 +388,14 @@ class Trainer:
             self.save_best()
         self.scheduler.lr_lambdas[0].epoch_end(epoch + 1, improved)
         self.scheduler.step()
-        if tc.progress:
+        if tc.progress and self.is_main:
             tqdm.write(f"epoch {epoch + 1}: train loss {train['loss']:.3f} kl {train['kl']:.3f} | valid "
                        + " ".join(f"{k} {v:.3f}" for k, v in val.items() if isinstance(v, float)))
 
     def _finish(self) -> dict:
+        if not self.is_main:  # rank 0 tests the model; every rank returns its record
+            self.record = self.dist.broadcast_object(None)
+            return self.record
         tc = self.cfg.train
         best = self.out / "best.pt"
         if best.exists():
@@ -331,4 +413,6 @@ class Trainer:
                                        if epochs else None),
         })
         results.write_json(self.record, self.out / "results.json")
+        if self.dist is not None:
+            self.dist.broadcast_object(self.record)
         return self.record

@@ -9,7 +9,7 @@ per step, one Hessian-vector product of f at lambda_k::
     lam_bar = grad_lambda f(lambda_K), theta_bar = grad_theta f(lambda_K), v_bar = 0
     for k = K-1 .. 0:
         v_bar     += lr * lam_bar
-        u          = J_clip(g_k) v_bar                      # exact derivative of the per-example clipping
+        u          = J_clip(g_k) v_bar      # exact derivative of the per-example clip
         lam_bar   -= H_{lambda lambda} f(lambda_k) u
         theta_bar -= H_{theta lambda} f(lambda_k) u
         v_bar     *= momentum

@@ -170,6 +170,7 @@ def validate_train(tc: TrainConfig, *, training: bool = True) -> None:
     check_real(f("checkpoint_minutes"), tc.checkpoint_minutes, 0)
     _check_text(f("out_dir"), tc.out_dir)
     _check_bool(f("progress"), tc.progress)
+    check_int(f("threads"), tc.threads, 1, optional=True)
 
 
 def _model_config_class(kind: str):

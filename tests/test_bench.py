@@ -9,8 +9,9 @@ import math
 import pytest
 import torch
 
-from savae_lite.bench import PRESETS, TensorMemoryPeak, measure_memory
+from savae_lite.bench import PARTS, PRESETS, TensorMemoryPeak, format_table, measure_memory
 from savae_lite.bench.savae_step import CellTimings, savae_gradients
+from savae_lite.bench.sharing import POLICIES, TARGETS, fixed_batches, format_sharing, sharing_record
 from savae_lite.bench.timing import Clock, Spread, Timing
 from savae_lite.bench.training_loop import bench_loop_vs_bare
 from savae_lite.bench.workloads import text_workload
@@ -63,6 +64,7 @@ def test_bench_tiny_writes_the_documented_keys(tiny_run):
     iw = rec["iw_nll"]
     assert {"sentences_per_s", "chunk_samples", "samples"} <= set(iw) and iw["chunk_samples"] >= 1
     assert set(rec["summary"]) == {"text", "image"}
+    assert rec["config"]["parts"] == list(PARTS) and "sharing" in printed
 
 
 def test_bench_reports_median_and_consistent_iqr(tiny_run):
@@ -163,3 +165,72 @@ def test_fd_memory_does_not_grow_with_k():
     assert growth < 0.25 * theta_bytes, (peaks, theta_bytes)
     exact = measure_memory(lambda: savae_gradients(model, x, 8, "exact"), CPU)
     assert exact["peak_mem_mb"] > peaks[8]["peak_mem_mb"]
+
+
+# ---------------------------------------------------------------------------------------------- sharing
+SHARING_FIELDS = ("alone_steps_per_s", "loaded_steps_per_s", "loaded_over_alone", "alone_over_best_alone",
+                  "loaded_over_best_alone")
+
+
+def test_bench_tiny_measures_sharing_per_policy(tiny_run):
+    """The tiny run's ``sharing`` record: each policy's worker reported the policy it trained with (the default
+    passive, the old one OpenMP's own), and every ratio is a median with consistent quartiles."""
+    _, rec = tiny_run
+    sh = rec["sharing"]
+    bc = PRESETS["tiny"]
+    assert sh["recipe"] == bc.sharing_recipe and sh["rounds"] == bc.sharing_rounds and sh["clock"] == "wall"
+    assert sh["steps_per_measurement"] == bc.sharing_steps == len(sh["batch_shapes"]) and sh["mode"] == "savae"
+    assert set(sh["policies"]) == set(bc.sharing_policies) and len(sh["load_avg_start"]) == 3
+    assert isinstance(sh["machine_quiet"], bool) and sh["cpu_count"] >= 1
+    default, old = sh["policies"]["default"], sh["policies"]["old"]
+    assert (default["wait_policy"], default["wait_policy_from"]) == ("PASSIVE", "savae-lite default")
+    assert old["wait_policy_from"] == "torch imported before savae-lite"
+    for p in sh["policies"].values():
+        assert p["threads"] >= 1 and len(p["alone_all"]) == len(p["loaded_all"]) == bc.sharing_rounds
+        assert p["alone_cpu_s_per_step"] > 0 and p["loaded_cpu_s_per_step"] > 0
+        for name in SHARING_FIELDS:
+            assert p[name] > 0 and math.isfinite(p[name]), (name, p)
+            _assert_quartiles(p, name)
+    assert max(p["alone_over_best_alone"] for p in sh["policies"].values()) == pytest.approx(1.0)
+    summary = sh["summary"]
+    assert summary["policy"] == "default" and summary["targets"] == TARGETS and "old" in summary
+    assert summary["meets_targets"] == all(summary[k] >= v for k, v in TARGETS.items())
+
+
+def test_sharing_ratios_are_formed_within_rounds():
+    rates = {"default": {"alone": [1.0, 2.0, 1.0], "loaded": [0.5, 0.8, 0.6]},
+             "old": {"alone": [2.0, 1.0, 1.0], "loaded": [0.4, 0.3, 0.2]}}
+    infos = {n: {"threads": 2, "wait_policy": "x", "wait_policy_from": "y", "mode": "savae", "batch_shapes": [[2, 3]]}
+             for n in rates}
+    rec = sharing_record(PRESETS["tiny"], infos, rates, [0.1, 0.2, 0.3], None)
+    d, o = rec["policies"]["default"], rec["policies"]["old"]
+    assert d["loaded_over_alone"] == pytest.approx(0.5)  # per round: 0.5, 0.4, 0.6
+    assert d["alone_over_best_alone"] == pytest.approx(1.0)  # per round: 0.5, 1, 1 against best 2, 2, 1
+    assert d["loaded_over_best_alone"] == pytest.approx(0.4)  # 0.25, 0.4, 0.6
+    assert o["alone_over_best_alone"] == pytest.approx(1.0) and o["loaded_over_best_alone"] == pytest.approx(0.2)
+    assert rec["machine_quiet"] is True and rec["summary"]["meets_targets"] is False  # 0.4 < 0.45
+    assert rec["summary"]["old"]["loaded_over_alone"] == o["loaded_over_alone"]
+    assert "alone_cpu_s_per_step" not in d  # no CPU times given
+    assert any("default" in line for line in format_sharing(rec))
+
+
+def test_sharing_policies_and_fixed_batches():
+    assert {"default", "old", "one-thread"} <= set(POLICIES) and POLICIES["old"].import_torch_first
+    assert dict(POLICIES["brief-spin"].env) == {"GOMP_SPINCOUNT": "10000"} and not POLICIES["default"].env
+    assert all(set(bc.sharing_policies) <= set(POLICIES) for bc in PRESETS.values())
+    assert POLICIES["one-thread"].threads == 1 and POLICIES["default"].threads is None
+    batches = [torch.zeros(2, 3), torch.zeros(4, 5), torch.zeros(4, 6), torch.zeros(1, 2)]
+    assert [tuple(x.shape) for x in fixed_batches(batches, 4, 3)] == [(4, 5), (4, 6), (2, 3)]
+
+
+def test_bench_parts_can_be_chosen(tiny_run, capsys):
+    """``--only`` names the parts; the table prints the parts a record holds."""
+    from savae_lite.cli import main
+
+    assert main(["bench", "--tiny", "--only", "bogus"]) == 2
+    assert "--only: unknown part(s) 'bogus'; choose from savae_step, loop_vs_bare, iw_nll, sharing" in \
+        capsys.readouterr().err
+    _, rec = tiny_run
+    only_sharing = {k: v for k, v in rec.items() if k not in ("savae_step", "summary", "loop_vs_bare", "iw_nll")}
+    table = format_table(only_sharing)
+    assert "sharing (" in table and "IW-NLL" not in table and "load average" in table

@@ -40,3 +40,36 @@ def test_svi_gap_curves_draws_every_column_on_log_axes(monkeypatch):
     plotting.svi_gap_curves(frame, "K + 1", skip_first=False, shift=1)
     assert list(plt.gcf().axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
     plt.close("all")
+
+
+def test_gaussian_contours_draws_one_labelled_ellipse_per_level():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from savae_lite import plotting
+
+    fig, ax = plt.subplots()
+    plotting.gaussian_contours(ax, torch.zeros(2), torch.eye(2), color="red", label="q", mark_mean=True)
+    assert [p.get_label() for p in ax.patches][0] == "q" and len(ax.patches) == 2
+    assert sorted(p.width for p in ax.patches) == pytest.approx([2.0, 4.0]) and len(ax.get_lines()) == 1
+    plt.close(fig)
+
+
+def test_show_source_wraps_long_lines_to_the_page_width():
+    pytest.importorskip("matplotlib")
+    from savae_lite import plotting
+
+    lines = [
+        "def f(alpha, beta):",
+        '    """' + "word " * 30 + '"""',
+        "    x = g(" + ", ".join(f"argument_{i}" for i in range(12)) + ")  # " + "comment " * 12,
+        "    return x",
+    ]
+    wrapped = plotting._wrap_code(lines, 60)
+    assert max(map(len, wrapped)) <= 60
+    assert wrapped[0] == lines[0] and wrapped[-1] == lines[-1]
+    assert any(line.lstrip().startswith("# comment") for line in wrapped)  # the comment moved above
+    assert "".join(wrapped).replace(" ", "").count("argument_11") == 1

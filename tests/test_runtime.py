@@ -1,12 +1,18 @@
-"""Where and how a run executes (runtime.py): device names, the quick-mode switch and one seed for all."""
+"""Where and how a run executes (runtime.py): device names, the quick-mode switch, one seed for all and the CPU
+thread policy (OpenMP's wait policy set before torch loads, user settings first, ``--threads``)."""
+import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from savae_lite import runtime
-from savae_lite.runtime import pick_device, quick_mode, set_seed
+from savae_lite.runtime import ThreadPolicy, apply_thread_policy, pick_device, quick_mode, set_seed
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize("name", ["tpu", "gpu0", "cuda:x", ""])
@@ -65,3 +71,132 @@ def test_set_seed_makes_python_numpy_and_torch_repeat(seed):
     c = _draws()
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
     assert a[0] != c[0] and a[1] != c[1] and not torch.equal(a[2], c[2])
+
+
+# ---------------------------------------------------------------------------------------------- thread policy
+def _fresh_python(code: str, **env_changes) -> dict:
+    """Run ``code`` in a new interpreter with the given environment changes (None removes a variable); it prints
+    one JSON line, returned parsed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    for k, v in env_changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+POLICY_NOW = ("import json, os, torch\nfrom savae_lite.runtime import thread_policy\n"
+              "print(json.dumps({'env': os.environ.get('OMP_WAIT_POLICY'), **thread_policy().to_dict()}))")
+
+
+def test_importing_savae_lite_sets_the_passive_wait_policy_before_torch_loads():
+    got = _fresh_python("import savae_lite\n" + POLICY_NOW)
+    assert got["env"] == runtime.DEFAULT_WAIT_POLICY == "PASSIVE"
+    assert got["wait_policy"] == "PASSIVE" and got["wait_policy_from"] == "savae-lite default"
+
+
+@pytest.mark.parametrize("value", ["ACTIVE", "passive", "active"])
+def test_a_wait_policy_in_the_environment_wins(value):
+    got = _fresh_python("import savae_lite\n" + POLICY_NOW, OMP_WAIT_POLICY=value)
+    assert got["env"] == value and got["wait_policy"] == value and got["wait_policy_from"] == "environment"
+
+
+def test_torch_imported_first_leaves_the_environment_alone():
+    """OpenMP read its settings when torch was loaded: setting the variable afterwards would claim a policy that
+    is not in effect (and change it for child processes only)."""
+    got = _fresh_python("import torch\nimport savae_lite\n" + POLICY_NOW)
+    assert got["env"] is None and got["wait_policy_from"] == "torch imported before savae-lite"
+
+
+def test_omp_num_threads_is_the_default_and_threads_wins_over_it():
+    code = ("import json, torch\nfrom savae_lite.runtime import apply_thread_policy\n"
+            "a = apply_thread_policy(None).to_dict()\nb = apply_thread_policy(2).to_dict()\n"
+            "print(json.dumps({'none': a, 'two': b, 'now': torch.get_num_threads()}))")
+    got = _fresh_python(code, OMP_NUM_THREADS="1")
+    assert got["none"]["threads"] == 1 and got["none"]["threads_from"] == "OMP_NUM_THREADS"
+    assert got["two"]["threads"] == 2 == got["now"] and got["two"]["threads_from"] == "--threads"
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_apply_thread_policy_sets_the_count(restore_threads):
+    torch.set_num_threads(1)
+    assert apply_thread_policy(None).threads == 1 and torch.get_num_threads() == 1  # None changes nothing
+    policy = apply_thread_policy(2)
+    assert policy == ThreadPolicy(2, "--threads", policy.wait_policy, policy.wait_policy_from)
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_apply_thread_policy_names_the_flag(bad, restore_threads):
+    with pytest.raises(ValueError, match=r"^--threads: must be a positive integer or None, got "):
+        apply_thread_policy(bad)
+
+
+@pytest.mark.parametrize("bad,message", [(0, "--threads: must be >= 1 (or None), got 0"),
+                                         (-2, "--threads: must be >= 1 (or None), got -2"),
+                                         (1.5, "--threads: must be an integer or None, got 1.5"),
+                                         ("2", "--threads: must be an integer or None, got '2'")])
+def test_config_threads_is_validated_with_the_flag(bad, message):
+    from savae_lite.config import preset
+
+    cfg = preset("ptb-quick")
+    cfg.train.threads = bad
+    with pytest.raises(ValueError) as err:
+        cfg.validate()
+    assert str(err.value) == message
+    cfg.train.threads = None
+    cfg.validate()
+    cfg.train.threads = 3
+    cfg.validate()
+
+
+def test_cli_threads_flag_error_is_one_line(capsys, tmp_path):
+    from savae_lite.cli import main
+
+    assert main(["train", "--quick", "--no-progress", "--threads", "0", "--out-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "savae-lite train: error: --threads: must be >= 1 (or None), got 0"
+    assert main(["bench", "--tiny", "--threads", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "savae-lite bench: error: --threads: must be >= 1 (or None), got 0"
+
+
+def test_trainer_and_cli_apply_the_policy_once(monkeypatch, tmp_path, restore_threads):
+    """``savae-lite train --threads N`` reaches the trainer, which applies the policy once, before training."""
+    from savae_lite import cli, train
+
+    calls = []
+
+    def spy(threads):
+        calls.append(threads)
+        return apply_thread_policy(threads)
+
+    monkeypatch.setattr(train, "apply_thread_policy", spy)
+    args = cli.build_parser().parse_args(["train", "--quick", "--threads", "2", "--out-dir", str(tmp_path / "a")])
+    cfg = cli.config_from_args(args)
+    assert cfg.train.threads == 2
+    trainer = train.Trainer(cfg)
+    assert calls == [2] and trainer.threads.threads == 2 == torch.get_num_threads()
+    assert trainer.threads.threads_from == "--threads"
+    cfg.train.out_dir = str(tmp_path / "b")
+    cfg.train.threads = None
+    torch.set_num_threads(1)
+    assert train.Trainer(cfg).threads.threads == 1 and calls == [2, None]
+
+
+def test_resuming_with_another_thread_count_is_allowed():
+    from savae_lite.checkpoint import config_mismatch
+    from savae_lite.config import preset
+
+    a, b = preset("ptb-quick"), preset("ptb-quick")
+    b.train.threads = 4
+    assert config_mismatch(a.to_dict(), b.to_dict()) == []

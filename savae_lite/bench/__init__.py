@@ -1,5 +1,5 @@
-"""``savae-lite bench``: how close an SA-VAE step comes to its cost floor, what it costs in memory, and what the
-package's training loop and IW evaluation cost around the model.
+"""``savae-lite bench``: how close an SA-VAE step comes to its cost floor, what it costs in memory, what the
+package's training loop and IW evaluation cost around the model, and how training shares the machine.
 
 Chapter: *Differentiable SVI* (the cost of Algorithm 1) loads ``book/results/bench.json``, written by
 ``savae-lite bench --quick --out book/results/bench.json``.
@@ -17,14 +17,18 @@ module                         what it holds
                                ratio to the 2K + 1 floor (interleaved rounds), and ``summary``
 :mod:`.training_loop`          record ``loop_vs_bare``: :class:`~savae_lite.loop.TrainingLoop` vs a bare loop
 :mod:`.iw`                     record ``iw_nll``: IW-NLL sentences/s
+:mod:`.sharing`                record ``sharing``: training steps/s alone and next to one busy process, per
+                               CPU thread policy (the policy of :mod:`savae_lite.runtime` against the old one)
 =============================  ==============================================================================
+
+``--only PART`` (repeatable) runs some of the parts: ``savae_step``, ``loop_vs_bare``, ``iw_nll``, ``sharing``.
 
 Every timed quantity is repeated and reported as its median with the interquartile range (``*_q25``,
 ``*_q75``, ``*_iqr`` fields); every ratio is formed from measurements interleaved in time. The machine's load
 average at the start and the end is recorded with the results. On CPU the benchmark runs with one intra-op
 thread unless told otherwise (``--threads``): on a shared machine whose cores are busy, OpenMP's barriers make
 two-thread timings of small operations several times slower and far noisier, and ratios are what the benchmark
-is about.
+is about. (The ``sharing`` part runs its own worker processes with their own thread settings.)
 """
 from __future__ import annotations
 
@@ -38,12 +42,15 @@ from savae_lite.bench.iw import bench_iw
 from savae_lite.bench.memory import TensorMemoryPeak, measure_memory
 from savae_lite.bench.presets import PRESETS, BenchConfig
 from savae_lite.bench.savae_step import HVPS, bench_savae_steps, decoder_grad_eval, savae_gradients, summarize
+from savae_lite.bench.sharing import bench_sharing, format_sharing
 from savae_lite.bench.training_loop import bench_loop_vs_bare
 from savae_lite.bench.workloads import image_workload, text_workload
 from savae_lite.svi import SVIConfig
 
-__all__ = ["BenchConfig", "PRESETS", "HVPS", "TensorMemoryPeak", "decoder_grad_eval", "measure_memory",
+__all__ = ["BenchConfig", "PRESETS", "PARTS", "HVPS", "TensorMemoryPeak", "decoder_grad_eval", "measure_memory",
            "savae_gradients", "run", "format_table", "main"]
+
+PARTS = ("savae_step", "loop_vs_bare", "iw_nll", "sharing")  # the record's parts, in the order they run
 
 DEFINITIONS = {
     "clock": "on CPU with one thread: process CPU time (time.process_time); otherwise wall-clock time; "
@@ -62,6 +69,11 @@ DEFINITIONS = {
                    "high-water mark), MiB",
     "loop_vs_bare.ratio": "median over rounds of bare-loop seconds / TrainingLoop.run_epoch seconds for the same "
                           "batches (= package tokens/s over bare tokens/s)",
+    "sharing.*_steps_per_s": "optimiser steps of the recipe per wall-clock second, alone or next to one process "
+                             "spinning on one core; each policy in its own worker process",
+    "sharing.loaded_over_alone": "median over rounds of a policy's loaded over its alone steps/s",
+    "sharing.*_over_best_alone": "median over rounds of a policy's alone (or loaded) steps/s over the fastest "
+                                 "policy's alone steps/s in the same round",
 }
 
 
@@ -69,11 +81,17 @@ def _load_average() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
-def run(preset: str = "quick", device: str | torch.device = "cpu", threads: int | None = None, log=print) -> dict:
+def run(preset: str = "quick", device: str | torch.device = "cpu", threads: int | None = None, log=print,
+        parts: tuple[str, ...] | list[str] | None = None) -> dict:
     """Run the benchmark ``preset`` ('full', 'quick' or 'tiny') and return the results record.
 
-    On CPU the intra-op thread count is ``threads`` (default 1) for the run and restored afterwards.
+    On CPU the intra-op thread count is ``threads`` (default 1) for the run and restored afterwards. ``parts``:
+    which of ``PARTS`` to run (default all); ``ValueError`` naming ``--only`` for an unknown one.
     """
+    parts = tuple(PARTS if not parts else parts)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ValueError(f"--only: unknown part(s) {', '.join(map(repr, unknown))}; choose from {', '.join(PARTS)}")
     from savae_lite.runtime import pick_device
 
     bc = PRESETS[preset]
@@ -84,12 +102,12 @@ def run(preset: str = "quick", device: str | torch.device = "cpu", threads: int 
     elif threads:
         torch.set_num_threads(threads)
     try:
-        return _run(bc, dev, log)
+        return _run(bc, dev, log, parts)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _run(bc: BenchConfig, dev: torch.device, log) -> dict:
+def _run(bc: BenchConfig, dev: torch.device, log, parts: tuple[str, ...] = PARTS) -> dict:
     from savae_lite import results
     from savae_lite.models.image import ImageVAE
     from savae_lite.models.text import TextVAE
@@ -99,13 +117,15 @@ def _run(bc: BenchConfig, dev: torch.device, log) -> dict:
     record: dict = {"benchmark": "savae-lite bench", "preset": bc.preset, "created": results.stamp(),
                     "environment": {**results.environment(dev), "cpu_count": os.cpu_count()},
                     "load_avg_start": load_start}
-    text = text_workload(bc, dev)
-    image = image_workload(bc, dev)
-    record["config"] = {**asdict(bc), "text_model_config": asdict(text.model_config),
-                        "image_model_config": asdict(image.model_config), "text_data_used": text.description,
-                        "image_data_used": image.description,
+    text = text_workload(bc, dev) if {"savae_step", "loop_vs_bare", "iw_nll"} & set(parts) else None
+    image = image_workload(bc, dev) if "savae_step" in parts else None
+    record["config"] = {**asdict(bc), "parts": list(parts),
                         "svi": {k: v for k, v in asdict(SVIConfig()).items() if k not in ("steps", "hvp")},
                         "kl_weight": 1.0}
+    if text is not None:
+        record["config"].update(text_model_config=asdict(text.model_config), text_data_used=text.description)
+    if image is not None:
+        record["config"].update(image_model_config=asdict(image.model_config), image_data_used=image.description)
     record["definitions"] = {
         **DEFINITIONS,
         "peak_mem_mb": ("CUDA max_memory_allocated during the step minus memory_allocated before" if dev.type == "cuda"
@@ -124,13 +144,18 @@ def _run(bc: BenchConfig, dev: torch.device, log) -> dict:
         torch.manual_seed(0)
         return bench_savae_steps(name, model_cls(model_config).to(dev), x, bc, dev, log)
 
-    rows = phase("savae_step_text", lambda: savae_rows("text", TextVAE, text.model_config, text.step_batch))
-    rows += phase("savae_step_image", lambda: savae_rows("image", ImageVAE, image.model_config, image.batch))
-    record["savae_step"] = rows
-    record["summary"] = summarize(rows)
-    record["loop_vs_bare"] = phase("loop_vs_bare", lambda: bench_loop_vs_bare(text.model_config,
-                                                                             text.train_batches, bc, dev, log))
-    record["iw_nll"] = phase("iw_nll", lambda: bench_iw(text.model_config, text.iw_batch, bc, dev, log))
+    if "savae_step" in parts:
+        rows = phase("savae_step_text", lambda: savae_rows("text", TextVAE, text.model_config, text.step_batch))
+        rows += phase("savae_step_image", lambda: savae_rows("image", ImageVAE, image.model_config, image.batch))
+        record["savae_step"] = rows
+        record["summary"] = summarize(rows)
+    if "loop_vs_bare" in parts:
+        record["loop_vs_bare"] = phase("loop_vs_bare", lambda: bench_loop_vs_bare(text.model_config,
+                                                                                 text.train_batches, bc, dev, log))
+    if "iw_nll" in parts:
+        record["iw_nll"] = phase("iw_nll", lambda: bench_iw(text.model_config, text.iw_batch, bc, dev, log))
+    if "sharing" in parts:  # on CPU whatever the device: it is about CPU threads
+        record["sharing"] = phase("sharing", lambda: bench_sharing(bc, log))
     record["load_avg_end"] = _load_average()
     record["phase_wall_s"] = {k: round(v, 2) for k, v in phases.items()}
     record["wall_time_s"] = round(time.perf_counter() - t_start, 2)
@@ -138,39 +163,46 @@ def _run(bc: BenchConfig, dev: torch.device, log) -> dict:
 
 
 def format_table(record: dict) -> str:
-    """The record as a text table: one line per (model, hvp, K) with medians and the ratio's IQR, then the rest."""
+    """The record as a text table: one line per (model, hvp, K) with medians and the ratio's IQR, then the rest
+    (only the parts the record holds)."""
     def fmt(v, spec):
         return format(v, spec) if v is not None else "-".rjust(len(format(0.0, spec)))
 
-    lines = [f"{'model':6s} {'hvp':5s} {'K':>3s} {'step s':>9s} {'grad s':>9s} {'/floor':>7s} {'IQR':>7s} "
-             f"{'n':>3s} {'mem MiB':>9s} {'rss MiB':>9s}"]
-    for r in record["savae_step"]:
-        lines.append(f"{r['model']:6s} {r['hvp']:5s} {r['K']:3d} {fmt(r['step_s'], '9.4f')} "
-                     f"{fmt(r['grad_eval_s'], '9.4f')} {fmt(r['ratio_to_floor'], '7.3f')} "
-                     f"{fmt(r['ratio_to_floor_iqr'], '7.3f')} {r.get('repeats', 0):3d} "
-                     f"{fmt(r.get('peak_mem_mb'), '9.1f')} {fmt(r.get('peak_rss_mb'), '9.1f')}"
-                     + ("" if r.get("stable", True) else "  (not stable)"))
-    lv = record["loop_vs_bare"]
-    iw = record["iw_nll"]
-    lines += [f"summary: {record['summary']}",
-              f"VAE training: TrainingLoop {lv['package_tokens_per_s']:.0f} tokens/s, bare loop "
-              f"{lv['bare_tokens_per_s']:.0f} tokens/s, ratio {lv['ratio']:.3f} (IQR {lv['ratio_iqr']:.3f})",
-              f"IW-NLL ({iw['samples']} samples, chunk {iw['chunk_samples']}): {iw['sentences_per_s']:.2f} "
-              f"sentences/s (IQR {iw['sentences_per_s_iqr']:.2f})",
-              f"load average: start {record['load_avg_start']}, end {record['load_avg_end']}; "
-              f"{record['environment']['cpu_threads']} thread(s); {record['wall_time_s']} s"]
+    lines = []
+    if "savae_step" in record:
+        lines.append(f"{'model':6s} {'hvp':5s} {'K':>3s} {'step s':>9s} {'grad s':>9s} {'/floor':>7s} {'IQR':>7s} "
+                     f"{'n':>3s} {'mem MiB':>9s} {'rss MiB':>9s}")
+        for r in record["savae_step"]:
+            lines.append(f"{r['model']:6s} {r['hvp']:5s} {r['K']:3d} {fmt(r['step_s'], '9.4f')} "
+                         f"{fmt(r['grad_eval_s'], '9.4f')} {fmt(r['ratio_to_floor'], '7.3f')} "
+                         f"{fmt(r['ratio_to_floor_iqr'], '7.3f')} {r.get('repeats', 0):3d} "
+                         f"{fmt(r.get('peak_mem_mb'), '9.1f')} {fmt(r.get('peak_rss_mb'), '9.1f')}"
+                         + ("" if r.get("stable", True) else "  (not stable)"))
+        lines.append(f"summary: {record['summary']}")
+    if "loop_vs_bare" in record:
+        lv = record["loop_vs_bare"]
+        lines.append(f"VAE training: TrainingLoop {lv['package_tokens_per_s']:.0f} tokens/s, bare loop "
+                     f"{lv['bare_tokens_per_s']:.0f} tokens/s, ratio {lv['ratio']:.3f} (IQR {lv['ratio_iqr']:.3f})")
+    if "iw_nll" in record:
+        iw = record["iw_nll"]
+        lines.append(f"IW-NLL ({iw['samples']} samples, chunk {iw['chunk_samples']}): {iw['sentences_per_s']:.2f} "
+                     f"sentences/s (IQR {iw['sentences_per_s_iqr']:.2f})")
+    if "sharing" in record:
+        lines += format_sharing(record["sharing"])
+    lines.append(f"load average: start {record['load_avg_start']}, end {record['load_avg_end']}; "
+                 f"{record['environment']['cpu_threads']} thread(s); {record['wall_time_s']} s")
     return "\n".join(lines)
 
 
 def main(quick: bool = False, tiny: bool = False, device: str = "auto", out: str | None = None,
-         threads: int | None = None) -> int:
+         threads: int | None = None, only: list[str] | None = None) -> int:
     """``savae-lite bench``: print the table and, with ``out``, write the JSON record. Returns the exit code."""
     from savae_lite import results
 
     preset = "tiny" if tiny else "quick" if quick else "full"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"  # mps timings are not comparable; ask for it
-    record = run(preset, device, threads)
+    record = run(preset, device, threads, parts=only)
     print(format_table(record))
     if out:
         results.write_json(record, out)

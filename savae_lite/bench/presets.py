@@ -9,6 +9,12 @@ Chapter: *Differentiable SVI* (the cost of Algorithm 1).
   two other CPU-bound jobs (load average 3 to 4.5), which slow every computation down by 1.3 to 2 times; about
   half that on a quiet machine, where fewer cells need extra rounds.
 * ``tiny`` — the tiny models, K in 1, 2 (seconds): a smoke test for CI.
+
+The ``sharing_*`` fields size the machine-sharing measurement (:mod:`~savae_lite.bench.sharing`): ``full`` times
+4 steps of the README recipe (``ptb-small``) per measurement in 5 rounds of 4 policies x (alone, loaded), about
+6 minutes on a quiet 2-core machine; ``quick`` 3 policies, 2 steps in 3 rounds (about 2 minutes); ``tiny`` one
+step of ``ptb-quick``, one round, two policies (seconds, most of them starting the two worker processes). On a
+loaded machine the old policy's steps take several times longer.
 """
 from __future__ import annotations
 
@@ -39,14 +45,20 @@ class BenchConfig:
     iw_max_rows: tuple[int, ...] = (250, 1000)
     iw_repeats: int = 3  # timed IW-NLL calls per max_rows setting, interleaved
     memory_limit_gb: float = 6.0  # skip an exact-HVP configuration whose extrapolated memory exceeds this
+    sharing_recipe: str = "ptb-small"  # training preset timed alone and next to a busy process (README recipe)
+    sharing_steps: int = 4  # optimiser steps per measurement
+    sharing_rounds: int = 5  # interleaved rounds (every policy alone and loaded once per round)
+    sharing_policies: tuple[str, ...] = ("default", "old", "one-thread", "brief-spin")  # bench.sharing.POLICIES
 
 
 PRESETS = {
     "full": BenchConfig("full"),
     "quick": BenchConfig("quick", repeats=4, max_repeats=6, text_len=10, image_batch=6, image_data="random",
-                         train_batches=2, train_rounds=12, iw_sentences=2, iw_max_rows=(1000,)),
+                         train_batches=2, train_rounds=12, iw_sentences=2, iw_max_rows=(1000,), sharing_steps=2,
+                         sharing_rounds=3, sharing_policies=("default", "old", "one-thread")),
     "tiny": BenchConfig("tiny", ks=(1, 2), repeats=3, max_repeats=3, grad_evals_per_block=2, text_model="tiny",
                         text_len=6, text_batch=4, text_data="random", image_model="tiny", image_batch=4,
                         image_data="random", train_batches=2, train_rounds=2, iw_sentences=2, iw_samples=20,
-                        iw_max_rows=(40,), iw_repeats=2, memory_limit_gb=1.0),
+                        iw_max_rows=(40,), iw_repeats=2, memory_limit_gb=1.0, sharing_recipe="ptb-quick",
+                        sharing_steps=1, sharing_rounds=1, sharing_policies=("default", "old")),
 }

@@ -1,9 +1,9 @@
 """The data layer: text corpora (PTB, Yahoo, EWT), Omniglot images, their batching, and their downloads.
 
 Everything reads from one data directory (:func:`data_dir`: argument > ``$SAVAE_LITE_DATA`` >
-``~/.cache/savae-lite``), which may be read-only; files are checked against the checksums in :data:`SOURCES`
-and downloaded only when ``download=True`` is passed. Bad or missing data raises :class:`DataError`, whose
-message names the file (and line).
+``~/.cache/savae-lite``), which may be read-only; files are checked against the checksums in
+:data:`~savae_lite.data.download.SOURCES` and downloaded only when ``download=True`` is passed. Bad or missing data
+raises :class:`DataError`, whose message names the file (and line).
 
 Shapes: a text corpus is lists of id lists ``[<s>, w1..wn, </s>]``; :func:`text_batches` gives LongTensors
 (B, T). Images are float32 (N, 1, 28, 28) in [0, 1] (1 = ink); :func:`image_batches` gives {0, 1} batches.

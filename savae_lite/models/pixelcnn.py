@@ -22,7 +22,7 @@ whatever the channel counts (``GatedLayer.residual`` is ``mask_type == 'B'``). T
 convolution of the last horizontal stack into one Bernoulli logit per pixel.
 
 Receptive field. With kernel sizes k_1 .. k_L and P = sum_l k_l // 2, logit (r, c) sees x(r, c') for
-c - P <= c' < c, and every x(r', c') with r - P - 1 <= r' < r and |c' - c| <= P: no blind spot, every earlier
+c - P <= c' < c, and every x(r', c') with r - P - 1 <= r' < r and ``|c' - c| <= P``: no blind spot, every earlier
 pixel in that window (the paper decoder has P = 30 >= 27, so every logit of a 28 x 28 image sees *all* earlier
 pixels). A single masked stack misses pixels above-right of i; this decoder replaced one that did.
 

@@ -154,7 +154,8 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     sentence), ``kl``, ``mi``, ``au``, ``bound_no_refine`` (the encoder's q alone, where there is an encoder),
     ``train_s``, ``eval_s``, ``best_epoch``, ``epochs_run``, ``trained_here`` (False where no training ran:
     Oracle Gen svi, and Oracle Gen vae+svi, which reuses the vae encoder) and, for Learned Gen, ``iw_nll`` (the
-    learned model's own -log p(x)). ``summary``: mean and standard deviation over seeds (:func:`summarize`).
+    learned model's own -log p(x)). ``summary``: mean and standard deviation over seeds
+    (:func:`~savae_lite.synthetic.experiment.summarize`).
     """
     cfg = cfg or (SyntheticConfig.quick() if quick else SyntheticConfig())
     dev = pick_device(device)
