@@ -9,6 +9,10 @@ headless Chromium (Debian package ``chromium``) and checks that
   (code blocks excluded) and, where the page has math, MathJax produced ``mjx-container`` elements;
 * every ``<img>`` resolves (HTTP 200, non-empty, an image) — ``data:`` URIs must decode to something — and
   every page built from a notebook shows at least one figure;
+* at the window's width (default 1280 px) no code block and no printed output needs a horizontal scroll bar:
+  with every folded cell (``hide-input``) opened, no ``div.highlight pre`` (code and outputs) and no other
+  output ``pre`` has ``scrollWidth > clientWidth`` (measured by a script that the test server adds to the
+  page for the DOM dump only);
 
 and writes one screenshot per page into ``--out``. Exits 1 if any check fails.
 
@@ -20,6 +24,7 @@ import argparse
 import base64
 import functools
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -35,6 +40,30 @@ from urllib.parse import urljoin
 ROOT = Path(__file__).resolve().parent.parent
 RAW_TEX = [r"\(", r"\[", "$$"]
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"<svg", b"<?xml", b"RIFF")
+OVERFLOW_QUERY = "render-check-overflow"
+
+# Added to a page only when it is requested with ?render-check-overflow (the DOM dump): after the page's own
+# scripts ran, open every folded cell, measure every code / output <pre> and leave the result in the DOM.
+OVERFLOW_SCRIPT = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var found = [], seen = new Set();
+  document.querySelectorAll("div.highlight pre, div.cell_output pre, div.output pre").forEach(function (el) {
+    if (seen.has(el)) { return; }
+    seen.add(el);
+    if (el.scrollWidth > el.clientWidth + 1) {
+      var lines = el.textContent.split("\\n"), longest = "";
+      lines.forEach(function (l) { if (l.length > longest.length) { longest = l; } });
+      found.push({kind: el.closest(".cell_output, .output") ? "output" : "code", scroll: el.scrollWidth,
+                  client: el.clientWidth, chars: longest.length, line: longest.slice(0, 70)});
+    }
+  });
+  var out = document.createElement("div");
+  out.id = "render-check-overflow";
+  out.setAttribute("data-json", JSON.stringify(found));
+  document.body.appendChild(out);
+}, 200); });
+</script>"""
 
 
 # ---- pages ---------------------------------------------------------------------------------------------
@@ -74,6 +103,7 @@ class PageParser(HTMLParser):
         self.images: list[str] = []
         self.math_elements = 0
         self.mjx = 0
+        self.overflow: list[dict] | None = None  # set when the page carried the overflow script's result
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
@@ -84,6 +114,8 @@ class PageParser(HTMLParser):
             self.images.append(a["src"])
         if tag == "mjx-container":
             self.mjx += 1
+        if a.get("id") == "render-check-overflow":
+            self.overflow = json.loads(a.get("data-json") or "[]")
         if tag in ("span", "div") and "math" in (a.get("class") or "").split():
             self.math_elements += 1
 
@@ -106,6 +138,22 @@ def parse(html: str) -> PageParser:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep the report readable
         pass
+
+    def do_GET(self):
+        path, _, query = self.path.partition("?")
+        if OVERFLOW_QUERY not in query or not path.endswith(".html"):
+            return super().do_GET()
+        file = Path(self.translate_path(path))
+        if not file.is_file():
+            return super().do_GET()
+        html = file.read_text(encoding="utf-8")
+        i = html.rfind("</body>")
+        body = (html[:i] + OVERFLOW_SCRIPT + html[i:] if i >= 0 else html + OVERFLOW_SCRIPT).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -167,7 +215,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for one screenshot per page")
     ap.add_argument("--chromium", default=None, help="browser binary (default: chromium or chromium-browser)")
     ap.add_argument("--budget-ms", type=int, default=15000, help="virtual time each page gets to render")
-    ap.add_argument("--window", default="1280,2000", help="screenshot size W,H")
+    ap.add_argument("--window", default="1280,2000", help="window (and screenshot) size W,H; the scroll-bar check "
+                    "measures at this width")
     ap.add_argument("--allow-cdn-mathjax", action="store_true",
                     help="do not require the vendored MathJax (book/_extra/mathjax) in the built HTML")
     ap.add_argument("--allow-no-images", action="store_true",
@@ -197,18 +246,23 @@ def main(argv=None) -> int:
             status, body = fetch(url)
             if status != 200:
                 failures.append(f"{page}: HTTP {status}")
-                rows.append((page, status, 0, 0, 0, "FAIL"))
+                rows.append((page, status, 0, 0, 0, 0, "FAIL"))
                 continue
             static = parse(body.decode("utf-8", "replace"))
             with tempfile.TemporaryDirectory() as profile:
                 cmd = chromium_cmd(binary, profile, args.budget_ms, args.window)
-                dom = parse(run_chromium(cmd + ["--dump-dom", url], timeout=120))
+                dom = parse(run_chromium(cmd + ["--dump-dom", f"{url}?{OVERFLOW_QUERY}"], timeout=120))
             with tempfile.TemporaryDirectory() as profile:
                 shot = (args.out / f"{page.replace('/', '__')}.png").resolve()
                 cmd = chromium_cmd(binary, profile, args.budget_ms, args.window)
                 run_chromium(cmd + [f"--screenshot={shot}", url], timeout=120)
                 if not shot.exists() or shot.stat().st_size == 0:
                     problems.append("no screenshot written")
+            if dom.overflow is None:
+                problems.append("the overflow measurement did not run (page scripts too slow? raise --budget-ms)")
+            for o in dom.overflow or []:
+                problems.append(f"horizontal scroll bar in {o['kind']} ({o['scroll']} > {o['client']} px, "
+                                f"longest line {o['chars']} characters: {o['line']!r})")
             text = "".join(dom.text)
             for delim in RAW_TEX:
                 n = text.count(delim)
@@ -227,13 +281,14 @@ def main(argv=None) -> int:
                 if reason:
                     problems.append(f"image: {reason}")
             failures.extend(f"{page}: {p}" for p in problems)
-            rows.append((page, status, static.math_elements, dom.mjx, len(images), "ok" if not problems else "FAIL"))
+            rows.append((page, status, static.math_elements, dom.mjx, len(images), len(dom.overflow or []),
+                         "ok" if not problems else "FAIL"))
     finally:
         server.shutdown()
 
-    print(f"{'page':32s} {'HTTP':>4s} {'math':>5s} {'mjx':>5s} {'img':>4s}  result")
-    for page, status, math, mjx, imgs, result in rows:
-        print(f"{page:32s} {status:>4} {math:>5} {mjx:>5} {imgs:>4}  {result}")
+    print(f"{'page':32s} {'HTTP':>4s} {'math':>5s} {'mjx':>5s} {'img':>4s} {'scroll':>6s}  result")
+    for page, status, math, mjx, imgs, scroll, result in rows:
+        print(f"{page:32s} {status:>4} {math:>5} {mjx:>5} {imgs:>4} {scroll:>6}  {result}")
     print(f"screenshots: {args.out}")
     if failures:
         print("\nFAILURES:", *failures, sep="\n  ", file=sys.stderr)
