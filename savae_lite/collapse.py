@@ -23,6 +23,7 @@ from typing import Callable
 
 from savae_lite import results
 from savae_lite.config import RunConfig, preset
+from savae_lite.modes import get_mode
 
 try:  # POSIX; elsewhere a unit is not protected against a second worker
     import fcntl
@@ -62,12 +63,16 @@ SEEDS = (1, 2, 3)
 
 
 def units(quick: bool = False) -> list[tuple[Setting, int]]:
-    """(setting, seed) pairs in running order: every setting's first seed, then the second seeds, ... (so a
-    partial suite already has one of each). Quick: one seed of autoreg, vae+anneal, savae and aggressive."""
+    """(setting, seed) pairs in running order: the first seed of every multi-seed setting (the comparison the
+    chapter is about), then their second and third seeds, then the single-seed settings (so a partial suite
+    already answers the main question). Quick: one seed of autoreg, vae+anneal, savae and aggressive."""
     if quick:
         keep = ("autoreg", "vae+anneal", "savae", "aggressive")
         return [(s, SEEDS[0]) for s in SETTINGS if s.name in keep]
-    return [(s, seed) for i, seed in enumerate(SEEDS) for s in SETTINGS if i < s.seeds]
+    many = [s for s in SETTINGS if s.seeds > 1]
+    once = [s for s in SETTINGS if s.seeds == 1]
+    return ([(s, seed) for i, seed in enumerate(SEEDS) for s in many if i < s.seeds]
+            + [(s, SEEDS[0]) for s in once])
 
 
 def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path) -> RunConfig:
@@ -114,10 +119,14 @@ def finished_record(folder: Path) -> dict | None:
 
 
 def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path = "runs/collapse.units",
-                 log: Callable[[str], None] | None = print) -> dict | None:
+                 log: Callable[[str], None] | None = print, previous: dict | None = None,
+                 train: bool = True) -> dict | None:
     """Train every unfinished, unclaimed unit; return the suite's record once all are finished (else None).
 
-    The base set-up is the preset ``ptb-collapse`` (``ptb-collapse-quick`` when ``quick``)."""
+    The base set-up is the preset ``ptb-collapse`` (``ptb-collapse-quick`` when ``quick``). ``previous``: an
+    earlier record of the same set-up; its rows count as finished units (so a suite survives the loss of its
+    work folder). ``train=False`` trains nothing and returns the record of the units finished so far, with
+    ``complete: False`` and the ``missing_units`` listed (None when no unit has finished)."""
     from savae_lite.train import Trainer
 
     log = log or (lambda s: None)
@@ -125,10 +134,11 @@ def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path
     base.train.device = device
     work = Path(work_dir)
     todo = units(quick)
-    for setting, seed in todo:
+    reuse = reusable_rows(previous, base)
+    for setting, seed in todo if train else ():
         cfg = unit_config(base, setting, seed, work)
         folder = Path(cfg.train.out_dir)
-        if finished_record(folder) is not None:
+        if folder.name in reuse or finished_record(folder) is not None:
             continue
         with claimed(folder) as mine:
             if not mine or finished_record(folder) is not None:
@@ -138,12 +148,38 @@ def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path
             t0 = time.perf_counter()
             Trainer(cfg).fit()
             log(f"{folder.name}: finished in {time.perf_counter() - t0:.0f} s")
-    records = {unit_name(s, seed): finished_record(work / unit_name(s, seed)) for s, seed in todo}
-    missing = [name for name, rec in records.items() if rec is None]
-    if missing:
+    rows, missing = [], []
+    for setting, seed in todo:
+        name = unit_name(setting, seed)
+        rec = finished_record(work / name)
+        if rec is not None:
+            rows.append(unit_row(setting, seed, rec))
+        elif name in reuse:
+            rows.append({**reuse[name], **headline(reuse[name]["test"], setting.mode)})
+        else:
+            missing.append(name)
+    if missing and train:
         log(f"{len(missing)} unit(s) still running in another worker: {', '.join(missing)}; re-run to collect")
         return None
-    return collect(base, todo, records, quick)
+    return collect(base, rows, missing, quick) if rows else None
+
+
+def _comparable(config: dict) -> dict:
+    """A config without the fields that do not change a unit's result (device, folders, progress, threads)."""
+    out = copy.deepcopy(config)
+    for key in ("device", "out_dir", "progress", "threads"):
+        out.get("train", {}).pop(key, None)
+    out.get("data", {}).pop("data_dir", None)
+    return out
+
+
+def reusable_rows(previous: dict | None, base: RunConfig) -> dict[str, dict]:
+    """The rows of ``previous`` by unit name, when it is a record of the same base set-up (else none)."""
+    if not previous or previous.get("experiment") != "collapse":
+        return {}
+    if _comparable(previous["config"]) != _comparable(base.to_dict()):
+        return {}
+    return {r["unit"]: r for r in previous.get("rows", []) if "unit" in r}
 
 
 # ----- the record ---------------------------------------------------------------------------------------
@@ -151,37 +187,43 @@ def unit_row(setting: Setting, seed: int, rec: dict) -> dict:
     """One finished unit in the record: test metrics (with and without refinement), cost, provenance and the
     validation history (KL, MI, AU per epoch)."""
     test = rec["test"]
-    row = {"setting": setting.name, "mode": setting.mode, "seed": seed, "best_epoch": rec["best_epoch"],
+    row = {"unit": unit_name(setting, seed), "setting": setting.name, "mode": setting.mode, "seed": seed,
+           "best_epoch": rec["best_epoch"], "environment": rec["environment"],
            "epochs_run": len(rec["epochs"]), "train_time_per_epoch_s": rec["train_time_per_epoch_s"],
            "wall_time_s": rec["wall_time_s"], "git_commit": rec["environment"]["git_commit"],
            "device": rec["environment"].get("device"), "parameters": rec["parameters"], "test": test,
+           "dataset": rec["dataset"],
            "history": [{"epoch": e["epoch"], "lr": e["lr"], "kl_weight": e["kl_weight"],
                         "train_time_s": e["train_time_s"], "train_kl": e["train"]["kl"],
                         **{k: e["valid"].get(k) for k in ("nll_bound", "kl", "mi", "au", "ppl_bound", "nll")},
                         **({"aggressive": e["aggressive"]["active"]} if "aggressive" in e else {})}
                        for e in rec["epochs"]]}
-    row.update(headline(test))
+    row.update(headline(test, setting.mode))
     return row
 
 
-def headline(test: dict) -> dict:
-    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` (the
-    mode's own test-time q), the same without refinement (``*_no_refine``), and ``iw_nll`` / ``ppl_iw``."""
+def headline(test: dict, mode: str) -> dict:
+    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` with
+    the mode's own test-time q (refined by SVI for the modes that refine, the encoder's otherwise), the encoder's q
+    alone (``*_no_refine``) and refined (``*_refine``) where there is an encoder, and ``iw_nll`` / ``ppl_iw``."""
     if "exact" in test:
         e = test["exact"]
         return {"nll_bound": e["nll"], "iw_nll": e["nll"], "ppl_bound": e["ppl"], "ppl_iw": e["ppl"],
                 "kl": 0.0, "mi": 0.0, "au": 0}
-    r = test["refine"]
-    out = {k: r[k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")}
-    if "no_refine" in test:
-        out.update({f"{k}_no_refine": test["no_refine"][k] for k in ("nll_bound", "kl", "mi", "au", "ppl_bound")})
+    keys = ("nll_bound", "kl", "mi", "au", "ppl_bound")
+    own = test["refine"] if get_mode(mode).refines else test["no_refine"]
+    out = {k: own[k] for k in keys}
+    for variant in ("no_refine", "refine"):
+        if variant in test:
+            out.update({f"{k}_{variant}": test[variant][k] for k in keys})
     if "iw" in test:
         out.update(iw_nll=test["iw"]["iw_nll"], ppl_iw=test["iw"]["ppl_iw"])
     return out
 
 
 SUMMARY_KEYS = ("nll_bound", "iw_nll", "ppl_bound", "ppl_iw", "kl", "mi", "au", "nll_bound_no_refine",
-                "kl_no_refine", "train_time_per_epoch_s", "epochs_run")
+                "kl_no_refine", "mi_no_refine", "nll_bound_refine", "kl_refine", "mi_refine",
+                "train_time_per_epoch_s", "epochs_run", "best_epoch")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -204,13 +246,14 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def collect(base: RunConfig, todo, records: dict, quick: bool) -> dict:
-    rows = [unit_row(s, seed, records[unit_name(s, seed)]) for s, seed in todo]
-    first = next(iter(records.values()))
-    return {"experiment": "collapse", "quick": quick, "config": base.to_dict(), "dataset": first["dataset"],
+def collect(base: RunConfig, rows: list[dict], missing: list[str], quick: bool) -> dict:
+    """The suite's record from its finished rows; ``complete`` is False while ``missing_units`` remain."""
+    names = {r["setting"] for r in rows}
+    return {"experiment": "collapse", "quick": quick, "complete": not missing, "missing_units": missing,
+            "config": base.to_dict(), "dataset": rows[0].get("dataset"),
             "settings": [{"name": s.name, "mode": s.mode, "seeds": s.seeds, "train": s.train, "model": s.model,
-                          "note": s.note} for s in SETTINGS if any(s is t for t, _ in todo)],
+                          "note": s.note} for s in SETTINGS if s.name in names],
             "rows": rows, "summary": summarize(rows),
             "compute_time_s": round(sum(r["wall_time_s"] for r in rows), 1),
-            "git_commits": sorted({r["git_commit"] for r in rows}), "environment": first["environment"],
-            "collected": results.stamp()}
+            "git_commits": sorted({r["git_commit"] for r in rows}), "environment": rows[0]["environment"],
+            "collected": results.stamp(), "collect_commit": results.git_commit()}
