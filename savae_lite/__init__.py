@@ -12,7 +12,7 @@ The package is organised one concept per module (see the book's introduction for
 * plumbing: ``config``, ``validation``, ``build``, ``checkpoint``, ``atomic`` (atomic writes), ``results``,
   ``rng``, ``runtime``, ``checks`` (numerical checks shared by tests and chapters), ``cli``.
 """
-# runtime first: it puts OpenMP's wait policy (OMP_WAIT_POLICY=PASSIVE unless set) into the environment before
+# runtime first: it puts OpenMP's idle-thread setting (GOMP_SPINCOUNT=1000 unless set) into the environment before
 # torch is imported, which is when OpenMP reads it (see savae_lite.runtime)
 from savae_lite.runtime import set_seed, pick_device, quick_mode
 

@@ -63,7 +63,7 @@ class TrainConfig:
     seed: int = option(3435, "random seed (set_seed)")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     threads: int | None = option(None, "CPU intra-op threads (default: torch's, i.e. the physical cores or "
-                                       "OMP_NUM_THREADS; idle threads sleep: OMP_WAIT_POLICY=PASSIVE unless set)")
+                                       "OMP_NUM_THREADS; idle threads spin briefly: GOMP_SPINCOUNT=1000 unless set)")
     out_dir: str = option("runs/default", "folder for checkpoints and results.json")
     progress: bool = option(True, "show a tqdm progress bar")
 

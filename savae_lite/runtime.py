@@ -6,12 +6,16 @@ one place for each.
 busy process on a machine with as many threads as cores, the spinning threads take the cores from the threads
 that have work, and SA-VAE training slowed to 0.30x of its quiet speed. The package's policy:
 
-* ``OMP_WAIT_POLICY=PASSIVE`` — idle OpenMP threads sleep at once. libgomp reads the variable when it is loaded,
-  i.e. at ``import torch`` (setting it afterwards has no effect: measured), so this module sets it, as a default
-  only (``os.environ.setdefault``), *before* it imports torch; ``import savae_lite`` (and so every
-  ``savae-lite`` command) does this first. A value already in the environment wins, and when torch was imported
-  before savae-lite the variable is left alone (it could no longer take effect; :func:`thread_policy` says so).
-  Set ``OMP_WAIT_POLICY=ACTIVE`` to have threads spin (a quiet machine that is yours alone).
+* ``GOMP_SPINCOUNT=1000`` — idle OpenMP threads spin briefly (1,000 iterations, microseconds, instead of
+  libgomp's 300,000) and then sleep: fast hand-offs between the many small parallel regions of an LSTM step when
+  the cores are free, and no core taken from another process when they are not. Measured with ``savae-lite bench
+  --only sharing`` on 2 cores (ptb-small SA-VAE steps): alone 0.98x of the fastest policy, next to a busy
+  process 0.55x of it; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) lost 15-22 % alone, spinning 3 ms (the
+  runtime's default) kept only 0.31-0.34x next to a busy process. libgomp reads the variables when it is
+  loaded, i.e. at ``import torch`` (setting them afterwards has no effect: measured), so this module sets the
+  default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite`` command) does this first.
+  ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` already in the environment win, and when torch was imported before
+  savae-lite nothing is set (it could no longer take effect; :func:`thread_policy` says so).
 * the number of intra-op threads: ``--threads N`` (``TrainConfig.threads``) when given, else torch's default
   (the physical cores, or ``OMP_NUM_THREADS`` when set) — see :func:`apply_thread_policy`.
 
@@ -26,13 +30,14 @@ import sys
 from dataclasses import dataclass, replace
 
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
-DEFAULT_WAIT_POLICY = "PASSIVE"
-# What OMP_WAIT_POLICY was when this module was first imported, and whether torch (and so its OpenMP runtime)
-# was already loaded then: the policy below must be in the environment before torch loads libgomp.
-_USER_WAIT_POLICY = os.environ.get(WAIT_POLICY_ENV)
+SPINCOUNT_ENV = "GOMP_SPINCOUNT"
+DEFAULT_SPINCOUNT = "1000"
+# The OpenMP settings in the environment when this module was first imported, and whether torch (and so its
+# OpenMP runtime) was already loaded then: the default below must be in place before torch loads libgomp.
+_USER_OPENMP = {k: os.environ[k] for k in (WAIT_POLICY_ENV, SPINCOUNT_ENV) if k in os.environ}
 _TORCH_LOADED_FIRST = "torch" in sys.modules
-if _USER_WAIT_POLICY is None and not _TORCH_LOADED_FIRST:
-    os.environ[WAIT_POLICY_ENV] = DEFAULT_WAIT_POLICY
+if not _USER_OPENMP and not _TORCH_LOADED_FIRST:
+    os.environ[SPINCOUNT_ENV] = DEFAULT_SPINCOUNT
 
 import numpy as np  # noqa: E402  (after the OpenMP wait policy is in the environment)
 import torch  # noqa: E402
@@ -82,7 +87,7 @@ class ThreadPolicy:
 
     threads: int  # intra-op threads (torch.get_num_threads() after the policy)
     threads_from: str  # '--threads', 'OMP_NUM_THREADS' or 'torch default'
-    wait_policy: str  # OpenMP's wait policy as loaded: PASSIVE, ACTIVE, ... or 'runtime default (spin, then sleep)'
+    wait_policy: str  # OpenMP's idle-thread setting as loaded, e.g. 'GOMP_SPINCOUNT=1000' or 'OMP_WAIT_POLICY=...'
     wait_policy_from: str  # 'savae-lite default', 'environment' or 'torch imported before savae-lite'
 
     def to_dict(self) -> dict:
@@ -92,12 +97,13 @@ class ThreadPolicy:
 
 def thread_policy() -> ThreadPolicy:
     """The thread settings now in effect in this process, and where each comes from."""
-    if _USER_WAIT_POLICY is not None:
-        wait, wait_from = _USER_WAIT_POLICY, "environment"
+    if _USER_OPENMP:
+        wait = " ".join(f"{k}={v}" for k, v in sorted(_USER_OPENMP.items()))
+        wait_from = "environment"
     elif _TORCH_LOADED_FIRST:
         wait, wait_from = "runtime default (spin, then sleep)", "torch imported before savae-lite"
     else:
-        wait, wait_from = DEFAULT_WAIT_POLICY, "savae-lite default"
+        wait, wait_from = f"{SPINCOUNT_ENV}={DEFAULT_SPINCOUNT}", "savae-lite default"
     threads_from = "OMP_NUM_THREADS" if os.environ.get("OMP_NUM_THREADS") else "torch default"
     return ThreadPolicy(torch.get_num_threads(), threads_from, wait, wait_from)
 

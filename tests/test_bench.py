@@ -183,7 +183,7 @@ def test_bench_tiny_measures_sharing_per_policy(tiny_run):
     assert set(sh["policies"]) == set(bc.sharing_policies) and len(sh["load_avg_start"]) == 3
     assert isinstance(sh["machine_quiet"], bool) and sh["cpu_count"] >= 1
     default, old = sh["policies"]["default"], sh["policies"]["old"]
-    assert (default["wait_policy"], default["wait_policy_from"]) == ("PASSIVE", "savae-lite default")
+    assert (default["wait_policy"], default["wait_policy_from"]) == ("GOMP_SPINCOUNT=1000", "savae-lite default")
     assert old["wait_policy_from"] == "torch imported before savae-lite"
     for p in sh["policies"].values():
         assert p["threads"] >= 1 and len(p["alone_all"]) == len(p["loaded_all"]) == bc.sharing_rounds

@@ -77,7 +77,8 @@ def test_set_seed_makes_python_numpy_and_torch_repeat(seed):
 def _fresh_python(code: str, **env_changes) -> dict:
     """Run ``code`` in a new interpreter with the given environment changes (None removes a variable); it prints
     one JSON line, returned parsed."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     for k, v in env_changes.items():
         if v is None:
             env.pop(k, None)
@@ -90,26 +91,34 @@ def _fresh_python(code: str, **env_changes) -> dict:
 
 
 POLICY_NOW = ("import json, os, torch\nfrom savae_lite.runtime import thread_policy\n"
-              "print(json.dumps({'env': os.environ.get('OMP_WAIT_POLICY'), **thread_policy().to_dict()}))")
+              "print(json.dumps({'env': os.environ.get('OMP_WAIT_POLICY'), "
+              "'spin': os.environ.get('GOMP_SPINCOUNT'), **thread_policy().to_dict()}))")
 
 
-def test_importing_savae_lite_sets_the_passive_wait_policy_before_torch_loads():
+def test_importing_savae_lite_sets_a_brief_spin_before_torch_loads():
     got = _fresh_python("import savae_lite\n" + POLICY_NOW)
-    assert got["env"] == runtime.DEFAULT_WAIT_POLICY == "PASSIVE"
-    assert got["wait_policy"] == "PASSIVE" and got["wait_policy_from"] == "savae-lite default"
+    assert got["spin"] == runtime.DEFAULT_SPINCOUNT == "1000" and got["env"] is None
+    assert got["wait_policy"] == "GOMP_SPINCOUNT=1000" and got["wait_policy_from"] == "savae-lite default"
 
 
 @pytest.mark.parametrize("value", ["ACTIVE", "passive", "active"])
 def test_a_wait_policy_in_the_environment_wins(value):
     got = _fresh_python("import savae_lite\n" + POLICY_NOW, OMP_WAIT_POLICY=value)
-    assert got["env"] == value and got["wait_policy"] == value and got["wait_policy_from"] == "environment"
+    assert got["env"] == value and got["spin"] is None
+    assert got["wait_policy"] == f"OMP_WAIT_POLICY={value}" and got["wait_policy_from"] == "environment"
+
+
+def test_a_spin_count_in_the_environment_wins():
+    got = _fresh_python("import savae_lite\n" + POLICY_NOW, GOMP_SPINCOUNT="5")
+    assert got["spin"] == "5" and got["wait_policy"] == "GOMP_SPINCOUNT=5"
 
 
 def test_torch_imported_first_leaves_the_environment_alone():
     """OpenMP read its settings when torch was loaded: setting the variable afterwards would claim a policy that
     is not in effect (and change it for child processes only)."""
     got = _fresh_python("import torch\nimport savae_lite\n" + POLICY_NOW)
-    assert got["env"] is None and got["wait_policy_from"] == "torch imported before savae-lite"
+    assert got["env"] is None and got["spin"] is None
+    assert got["wait_policy_from"] == "torch imported before savae-lite"
 
 
 def test_omp_num_threads_is_the_default_and_threads_wins_over_it():

@@ -48,7 +48,7 @@ class BenchConfig:
     sharing_recipe: str = "ptb-small"  # training preset timed alone and next to a busy process (README recipe)
     sharing_steps: int = 4  # optimiser steps per measurement
     sharing_rounds: int = 5  # interleaved rounds (every policy alone and loaded once per round)
-    sharing_policies: tuple[str, ...] = ("default", "old", "one-thread", "brief-spin")  # bench.sharing.POLICIES
+    sharing_policies: tuple[str, ...] = ("default", "passive", "old", "one-thread", "brief-spin")  # bench.sharing.POLICIES
 
 
 PRESETS = {

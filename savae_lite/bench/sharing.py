@@ -14,14 +14,15 @@ the wall seconds per step when threads run in parallel or spin). ``bench --threa
 started once with a clean environment (``OMP_*``, ``GOMP_SPINCOUNT``, ``KMP_BLOCKTIME`` and ``MKL_NUM_THREADS``
 removed) and then told over a pipe when to run its steps:
 
-* ``default`` — savae-lite's policy: the worker imports savae-lite first, which sets ``OMP_WAIT_POLICY=PASSIVE``;
+* ``default`` — savae-lite's policy: the worker imports savae-lite first, which sets ``GOMP_SPINCOUNT=1000``;
   torch's thread count (the physical cores);
+* ``passive`` (``full`` only) — ``OMP_WAIT_POLICY=PASSIVE``: idle threads sleep at once;
 * ``old`` — the behaviour before: torch imported first, so OpenMP keeps its own wait policy (libgomp: idle threads
   spin 300,000 times, a few ms, then sleep); torch's thread count;
 * ``one-thread`` — savae-lite's policy with ``--threads 1``;
 * ``brief-spin`` (``full`` only: a candidate, not a policy of the package) — like ``old`` but with
   ``GOMP_SPINCOUNT=10000`` (libgomp's idle threads spin about 0.1 ms instead of about 3 ms, then sleep): the data
-  for choosing between spinning briefly and not at all should the passive default lose too much alone.
+  for choosing how briefly to spin.
 
 Each worker reports the :class:`~savae_lite.runtime.ThreadPolicy` it trains with (``threads``, ``wait_policy``).
 
@@ -70,7 +71,9 @@ class Policy:
 
 
 POLICIES = {
-    "default": Policy("default", "savae-lite: OMP_WAIT_POLICY=PASSIVE (set on import), torch's thread count"),
+    "default": Policy("default", "savae-lite: GOMP_SPINCOUNT=1000 (set on import), torch's thread count"),
+    "passive": Policy("passive", "OMP_WAIT_POLICY=PASSIVE (idle threads sleep at once), torch's thread count",
+                      import_torch_first=True, env=(("OMP_WAIT_POLICY", "PASSIVE"),)),
     "old": Policy("old", "before: OpenMP's own wait policy (spin, then sleep), torch's thread count",
                   import_torch_first=True),
     "one-thread": Policy("one-thread", "savae-lite's wait policy with --threads 1", threads=1),
