@@ -9,11 +9,11 @@ that have work, and SA-VAE training slowed to 0.30x of its quiet speed. The pack
 * ``GOMP_SPINCOUNT=1000`` — idle OpenMP threads spin briefly (1,000 iterations, microseconds, instead of
   libgomp's 300,000) and then sleep: fast hand-offs between the many small parallel regions of an LSTM step when
   the cores are free, and no core taken from another process when they are not. Measured with ``savae-lite bench
-  --only sharing`` on 2 cores (ptb-small SA-VAE steps): alone 0.98x of the fastest policy, next to a busy
-  process 0.55x of it; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) lost 15-22 % alone, spinning 3 ms (the
-  runtime's default) kept only 0.31-0.34x next to a busy process. libgomp reads the variables when it is
-  loaded, i.e. at ``import torch`` (setting them afterwards has no effect: measured), so this module sets the
-  default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite`` command) does this first.
+  --only sharing`` on 2 cores (ptb-small SA-VAE steps; record ``results/sharing.json``): alone 0.87x of the
+  fastest policy, next to a busy process 0.52x of it, where sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) kept
+  0.72x alone and the runtime's default spin (about 3 ms) 0.32x next to a busy process. libgomp reads the
+  variables when it is loaded, i.e. at ``import torch`` (setting them afterwards has no effect: measured), so
+  this module sets the default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite`` command) does this first.
   ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` already in the environment win, and when torch was imported before
   savae-lite nothing is set (it could no longer take effect; :func:`thread_policy` says so).
 * the number of intra-op threads: ``--threads N`` (``TrainConfig.threads``) when given, else torch's default

@@ -1,6 +1,6 @@
-"""Print a Markdown table of the README's CPU runs from their committed records in results/.
+"""Print Markdown tables of the README's CPU runs and machine benchmarks from their records in results/.
 
-    python scripts/summarize_results.py            # every results/ptb-small-*.json
+    python scripts/summarize_results.py            # results/ptb-small-*.json, sharing.json, bench-distributed.json
 
 Every number comes from a run record: ``results/NAME.json`` is the ``results.json`` that
 ``savae-lite train --preset ptb-small --mode MODE`` wrote (config, seed, device, commit, per-epoch metrics, and
@@ -33,11 +33,42 @@ def row(path: Path) -> str:
             f"{rec['environment']['git_commit'][:7]} |")
 
 
+def sharing_table(rec: dict) -> list[str]:
+    """``savae-lite bench --only sharing``: steps/s alone and next to one busy process, per thread policy."""
+    sh = rec["sharing"]
+    lines = ["| policy | threads | alone steps/s | loaded steps/s | loaded / alone | alone / best alone "
+             "| loaded / best alone |", "|---|---|---|---|---|---|---|"]
+    for name, p in sh["policies"].items():
+        lines.append(f"| {name} | {p['threads']} | {p['alone_steps_per_s']:.3f} | {p['loaded_steps_per_s']:.3f} | "
+                     f"{p['loaded_over_alone']:.2f} | {p['alone_over_best_alone']:.2f} | "
+                     f"{p['loaded_over_best_alone']:.2f} |")
+    lines.append(f"\n({sh['recipe']}, {sh['steps_per_measurement']} steps x {sh['rounds']} rounds, medians; "
+                 f"commit {rec['environment']['git_commit'][:7]})")
+    return lines
+
+
+def distributed_table(rec: dict) -> list[str]:
+    """``python -m savae_lite.bench.distributed``: examples/s of N gloo processes against one."""
+    eps = rec["examples_per_s"]
+    return ["| processes | batch per process | examples/s | speed-up |", "|---|---|---|---|",
+            f"| 1 | {rec['batch_size']} | {eps['one']:.1f} | 1.00 |",
+            f"| {rec['world']} | {rec['batch_size'] // rec['world']} (same global batch) | "
+            f"{eps['same_global_batch']:.1f} | {rec['speedup_same_global_batch']:.2f} |",
+            f"| {rec['world']} | {rec['batch_size']} | {eps['same_batch_per_process']:.1f} | "
+            f"{rec['speedup_same_batch_per_process']:.2f} |",
+            f"\n({rec['mode']}, {rec['preset']} model, one thread per process, medians of {rec['rounds']} "
+            f"rounds; commit {rec['environment']['git_commit'][:7]})"]
+
+
 def main() -> int:
     print(HEADER)
     print("|---|---|---|---|---|---|---|")
     for path in sorted(ROOT.glob("ptb-small-*.json")):
         print(row(path))
+    for name, table in (("sharing.json", sharing_table), ("bench-distributed.json", distributed_table)):
+        if (ROOT / name).exists():
+            print(f"\n`{name}`:\n")
+            print("\n".join(table(json.loads((ROOT / name).read_text()))))
     return 0
 
 

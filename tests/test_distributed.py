@@ -252,3 +252,15 @@ def test_setup_outside_torchrun(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ValueError, match="^WORLD_SIZE: expected a number of processes"):
         distributed.setup("cpu")
+
+
+def test_the_two_process_benchmark_writes_a_record_with_provenance(tmp_path):
+    """The benchmark's smoke size (timings are not asserted: only the record's structure)."""
+    from savae_lite.bench import distributed as bench_distributed
+
+    out = tmp_path / "bench.json"
+    assert bench_distributed.main(["--tiny", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["benchmark"] == "distributed" and rec["environment"]["git_commit"]
+    assert set(rec["examples_per_s"]) == {"one", "same_global_batch", "same_batch_per_process"}
+    assert rec["speedup_same_global_batch"] > 0 and rec["world"] == 2

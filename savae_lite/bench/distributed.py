@@ -93,7 +93,9 @@ def run(args) -> dict:
     """The record (module docstring)."""
     sides = {"one": (1, args.batch_size), "same_global_batch": (args.world, args.batch_size),
              "same_batch_per_process": (args.world, args.world * args.batch_size)}
-    start_load = load_average()
+    from savae_lite import results
+
+    start_load, started, t0 = load_average(), results.stamp(), time.perf_counter()
     rates: dict[str, list[float]] = {name: [] for name in sides}
     for r in range(args.rounds):
         order = list(sides) if r % 2 == 0 else list(reversed(sides))
@@ -101,7 +103,9 @@ def run(args) -> dict:
             rates[name].append(_side(*sides[name], args))
             print(f"round {r + 1}/{args.rounds} {name}: {rates[name][-1]:.1f} examples/s", flush=True)
     med = {name: statistics.median(v) for name, v in rates.items()}
-    return {"what": f"training examples/s, {args.world} gloo processes vs 1, one thread each",
+    return {"benchmark": "distributed", "created": started, "wall_time_s": round(time.perf_counter() - t0, 1),
+            "environment": results.environment("cpu"),
+            "what": f"training examples/s, {args.world} gloo processes vs 1, one thread each",
             "mode": args.mode, "preset": args.preset, "vocab": args.vocab, "batch_size": args.batch_size,
             "length": args.length,
             "world": args.world, "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
