@@ -66,7 +66,9 @@ def test_suite_runs_resumes_and_summarises(tmp_path, monkeypatch):
     assert summary["vae+anneal"]["iw_nll"] == pytest.approx(statistics.fmean(r["iw_nll"] for r in vae))
     assert summary["vae+anneal"]["kl_sd"] == pytest.approx(statistics.stdev(r["kl"] for r in vae))
     assert summary["vae+anneal"]["time_vs_vae"] == pytest.approx(1.0)
-    assert summary["autoreg"]["kl"] == 0.0 and summary["autoreg"]["iw_nll"] == summary["autoreg"]["nll_bound"]
+    lm = [r for r in rec["rows"] if r["setting"] == "autoreg"][0]
+    assert summary["autoreg"]["kl"] == 0.0 and lm["iw_nll"] == lm["test"]["iw"]["iw_nll"]
+    assert lm["test"]["iw"]["examples"] == vae[0]["test"]["iw"]["examples"]  # the same test sentences
     for r in rec["rows"]:
         assert r["history"] and r["git_commit"] and r["epochs_run"] == 2
         if r["mode"] != "autoreg":
@@ -122,3 +124,20 @@ def test_partial_record_and_resume_from_the_record_alone(tmp_path, monkeypatch):
     other["config"]["train"]["lr"] = 0.5  # another set-up: its rows are not this suite's
     assert collapse.reusable_rows(other, tiny_base("x")) == {}
     assert set(collapse.reusable_rows(part, tiny_base("x"))) == {collapse.unit_name(*two[0])}
+
+
+def test_an_older_language_model_record_gets_its_subset_nll_when_collected(tmp_path, monkeypatch):
+    """Records written before test_report gave a model without z its NLL on the IW examples: collect computes it
+    from best.pt, on the same examples (the whole split's NLL would compare other sentences)."""
+    monkeypatch.setattr(collapse, "preset", tiny_base)
+    lm_setting = [s for s in collapse.SETTINGS if s.name == "autoreg"]
+    monkeypatch.setattr(collapse, "units", lambda quick=False: [(lm_setting[0], 1)])
+    rec = collapse.run_collapse(work_dir=tmp_path, log=None)
+    folder = tmp_path / collapse.unit_name(lm_setting[0], 1)
+    saved = json.loads((folder / "results.json").read_text())
+    new_iw = saved["test"].pop("iw")
+    (folder / "results.json").write_text(json.dumps(saved))
+    again = collapse.run_collapse(work_dir=tmp_path, log=None, train=False)
+    got = again["rows"][0]["test"]["iw"]
+    assert got["iw_nll"] == pytest.approx(new_iw["iw_nll"]) and got["examples"] == new_iw["examples"]
+    assert again["rows"][0]["iw_nll"] == pytest.approx(rec["rows"][0]["iw_nll"])

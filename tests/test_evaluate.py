@@ -107,10 +107,15 @@ def test_report_keys_and_test_time_q_per_mode(name, toy, monkeypatch):
         torch.manual_seed(0)
         lm = LSTMLanguageModel(TextModelConfig.tiny(20))
         x = tiny_sentences(4, 6)
-        rep = evaluate_mod.test_report(lm, [x], name, REFINE, iw_samples=3)
-        assert set(rep) == {"exact"} and not seen
+        assert set(evaluate_mod.test_report(lm, [x], name, REFINE, iw_samples=0)) == {"exact"}
+        rep = evaluate_mod.test_report(lm, [x], name, REFINE, iw_samples=3, iw_max_examples=2)
+        assert set(rep) == {"exact", "iw"} and not seen
         with torch.no_grad():
-            assert rep["exact"]["nll"] == pytest.approx(float(lm.eval().neg_log_lik(x, None).mean()), rel=1e-5)
+            per = lm.eval().neg_log_lik(x, None)
+            assert rep["exact"]["nll"] == pytest.approx(float(per.mean()), rel=1e-5)
+            # the IW examples of the latent models (rows 0 and 2 of 4): the exact NLL on those
+            assert rep["iw"]["iw_nll"] == pytest.approx(float(per[[0, 2]].mean()), rel=1e-5)
+        assert rep["iw"]["examples"] == 2 and rep["iw"]["selection"] == "spread evenly over the split"
         assert rep["exact"]["ppl"] == pytest.approx(math.exp(rep["exact"]["nll"] * 4 / 20), rel=1e-5)
         return
     model, x = toy
