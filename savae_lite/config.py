@@ -129,6 +129,13 @@ def _unknown(d: dict, cls, prefix: str) -> list[str]:
 
 
 # ----- presets ----------------------------------------------------------------------------------------
+def derive(cfg: RunConfig, *, data: dict | None = None, train: dict | None = None, **top) -> RunConfig:
+    """A variant of ``cfg``: ``data`` and ``train`` override fields of those sections, ``top`` fields of the
+    RunConfig itself (e.g. ``model``, ``model_preset``). ``cfg`` is not modified."""
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **(data or {})),
+                               train=dataclasses.replace(cfg.train, **(train or {})), **top)
+
+
 def preset(name: str) -> RunConfig:
     """Named set-ups. ``ptb-small``: the README's CPU recipe. ``yahoo-paper`` / ``omniglot-paper``: the
     original sizes and schedules. ``*-quick``: tiny runs for tests, CI and ``--quick``."""
@@ -155,20 +162,11 @@ def _ptb_small() -> RunConfig:
 
 
 def _ptb_quick() -> RunConfig:
-    cfg = _ptb_small()
-    cfg.data.max_sentences = 256
-    cfg.data.max_len = 20
-    cfg.model_preset = "tiny"
-    cfg.model = {"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4}
-    cfg.train.epochs = 2
-    cfg.train.svi = original_svi(32, steps=3)
-    cfg.train.iw_samples = 10
-    cfg.train.iw_max_examples = 64
-    cfg.train.max_steps_per_epoch = 20
-    cfg.train.decay_start_epoch = 0
-    cfg.train.kl_warmup_epochs = 1
-    cfg.train.out_dir = "runs/ptb-quick"
-    return cfg
+    return derive(_ptb_small(), data=dict(max_sentences=256, max_len=20), model_preset="tiny",
+                  model={"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4},
+                  train=dict(epochs=2, svi=original_svi(32, steps=3), iw_samples=10, iw_max_examples=64,
+                             max_steps_per_epoch=20, decay_start_epoch=0, kl_warmup_epochs=1,
+                             out_dir="runs/ptb-quick"))
 
 
 def _ptb_collapse() -> RunConfig:
@@ -187,19 +185,11 @@ def _ptb_collapse() -> RunConfig:
 
 def _ptb_collapse_quick() -> RunConfig:
     """The text chapter's quick mode: the same corpus cut to 1,000 sentences, a tiny LSTM, 3 short epochs."""
-    cfg = _ptb_collapse()
-    cfg.data.max_sentences = 1000
-    cfg.data.vocab_size = 2000
-    cfg.model = {"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4}
-    cfg.train.epochs = 3
-    cfg.train.max_steps_per_epoch = 15
-    cfg.train.decay_start_epoch = 0
-    cfg.train.kl_warmup_epochs = 2
-    cfg.train.svi = original_svi(32, steps=3)
-    cfg.train.iw_samples = 20
-    cfg.train.iw_max_examples = 100
-    cfg.train.out_dir = "runs/ptb-collapse-quick"
-    return cfg
+    return derive(_ptb_collapse(), data=dict(max_sentences=1000, vocab_size=2000),
+                  model={"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4},
+                  train=dict(epochs=3, max_steps_per_epoch=15, decay_start_epoch=0, kl_warmup_epochs=2,
+                             svi=original_svi(32, steps=3), iw_samples=20, iw_max_examples=100,
+                             out_dir="runs/ptb-collapse-quick"))
 
 
 def _yahoo_paper() -> RunConfig:
@@ -227,29 +217,16 @@ def _omniglot_paper() -> RunConfig:
 
 
 def _omniglot_small() -> RunConfig:
-    cfg = _omniglot_paper()
-    cfg.model_preset = "small"
-    cfg.train.epochs = 5
-    cfg.train.kl_warmup_epochs = 2.0  # the paper's warm-up would never reach weight 1 in five epochs
-    cfg.train.svi = original_svi(50, steps=5)
-    cfg.train.iw_max_examples = 500
-    cfg.train.out_dir = "runs/omniglot-small"
-    return cfg
+    # kl_warmup_epochs: the paper's warm-up would never reach weight 1 in five epochs
+    return derive(_omniglot_paper(), model_preset="small",
+                  train=dict(epochs=5, kl_warmup_epochs=2.0, svi=original_svi(50, steps=5), iw_max_examples=500,
+                             out_dir="runs/omniglot-small"))
 
 
 def _omniglot_quick() -> RunConfig:
-    cfg = _omniglot_small()
-    cfg.model_preset = "tiny"
-    cfg.model = {"image_size": 28}
-    cfg.data.max_images = 200
-    cfg.train.epochs = 2
-    cfg.train.kl_warmup_epochs = 1.0
-    cfg.train.svi = original_svi(50, steps=3)
-    cfg.train.iw_samples = 10
-    cfg.train.iw_max_examples = 50
-    cfg.train.max_steps_per_epoch = 10
-    cfg.train.out_dir = "runs/omniglot-quick"
-    return cfg
+    return derive(_omniglot_small(), model_preset="tiny", model={"image_size": 28}, data=dict(max_images=200),
+                  train=dict(epochs=2, kl_warmup_epochs=1.0, svi=original_svi(50, steps=3), iw_samples=10,
+                             iw_max_examples=50, max_steps_per_epoch=10, out_dir="runs/omniglot-quick"))
 
 
 PRESETS = {
