@@ -33,9 +33,10 @@ def commits(obj):
 
 
 def evaluations(obj, where=""):
-    """Every dict that holds an ELBO evaluation (an ``nll_bound`` and a ``kl``), with its path."""
+    """Every dict that holds one ELBO evaluation (an ``nll_bound``, a ``kl`` and its ``examples``), with its path
+    (tables derived from several evaluations, e.g. a study's summary, have no ``examples``)."""
     if isinstance(obj, dict):
-        if "nll_bound" in obj and "kl" in obj:
+        if "nll_bound" in obj and "kl" in obj and "examples" in obj:
             yield where, obj
         for key, value in obj.items():
             yield from evaluations(value, f"{where}/{key}")
@@ -76,11 +77,32 @@ def test_evaluations_are_consistent(path):
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: str(p.relative_to(REPO)))
 def test_subsets_say_how_they_were_chosen(path):
     record = json.loads(path.read_text())
-    iw = record.get("test", {}).get("iw")
-    if iw is not None:
-        whole = record["test"]["refine"]["examples"]
+    for test in [record.get("test", {}), *(r.get("test", {}) for r in record.get("rows", []))]:
+        iw = test.get("iw")
+        if iw is None:
+            continue
+        whole = (test.get("refine") or test["exact"])["examples"]
         assert iw["selection"] and (iw["examples"] == whole) == (iw["selection"] == "the whole split")
-        assert iw["iw_nll"] <= iw["nll_bound_same_examples"] + 3 * iw["bound_minus_iw_se"] + 1e-6
+        if "nll_bound_same_examples" in iw:
+            assert iw["iw_nll"] <= iw["nll_bound_same_examples"] + 3 * iw["bound_minus_iw_se"] + 1e-6
+
+
+@pytest.mark.parametrize("path", [p for p in RECORDS if p.name.startswith("collapse")], ids=lambda p: p.name)
+def test_collapse_summary_is_the_mean_over_seeds_on_the_same_sentences(path):
+    record = json.loads(path.read_text())
+    rows = record["rows"]
+    assert record["complete"] == (not record["missing_units"])
+    for entry in record["summary"]:
+        mine = [r for r in rows if r["setting"] == entry["setting"]]
+        assert entry["seeds"] == len(mine)
+        for key in ("iw_nll", "kl", "mi"):
+            assert entry[key] == pytest.approx(statistics.fmean(r[key] for r in mine), abs=1e-9)
+    for r in rows:
+        assert r["mi"] <= r["kl"] + MI_TOL, r["unit"]
+        assert r["test"]["iw"]["examples"] == rows[0]["test"]["iw"]["examples"], r["unit"]
+    if record["complete"] and not record["quick"]:
+        for s in record["settings"]:
+            assert len([r for r in rows if r["setting"] == s["name"]]) == s["seeds"]
 
 
 @pytest.mark.parametrize("path", [p for p in RECORDS if p.name.startswith("synthetic")],
