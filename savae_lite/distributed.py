@@ -21,9 +21,9 @@ mode's step and before the clip, :meth:`Distributed.sync_gradients`. It is exact
   batch's mean, the same number a single process computes (up to the order of float additions). The clip and
   the optimiser step then run on identical gradients, so the parameters stay identical on every rank.
 
-Two exceptions, by design: the finite-difference HVP (``--svi-hvp fd``) sizes its perturbation by the norm of
+Two exceptions, by design: the finite-difference HVP (``--hvp fd``) sizes its perturbation by the norm of
 the whole batch, so each chunk's difference quotient differs from the single-process one within the HVP's own
-approximation error (``--svi-hvp exact`` is exactly separable); and BatchNorm (the ResNet image encoder) uses
+approximation error (``--hvp exact`` is exactly separable); and BatchNorm (the ResNet image encoder) uses
 per-rank batch statistics, as DDP without SyncBatchNorm does. The noise differs too: rank r draws its noise from
 its own stream (:func:`rank_seed`), so the N-process run is another sample of the same training, not the same
 random numbers.
