@@ -4,44 +4,19 @@ CPU-sized scale, several seeds where it matters, collected into one record.
 Chapter: *Text VAEs and posterior collapse* reads the record written by
 ``savae-lite experiment collapse --out book/results/collapse.json``.
 
-Each unit (a mode with its settings and a seed) is an ordinary training run in ``work_dir/<unit>/``: a re-run of
-the same command resumes a killed unit from its ``last.pt`` and skips finished ones, so the suite may take several
-sittings. Several processes may run the same command at once: each unit is claimed with an OS file lock (released
-when its process ends, even by a kill), so two workers never train the same unit; the run that finds every unit
-finished writes the record.
+The study's table (``SETTINGS``) and its preset (``ptb-collapse``); the machinery (units, the claim lock,
+resuming, partial records, the summary) is :mod:`savae_lite.study`'s, which the image study shares. The names
+below are that machinery bound to this study, with their earlier signatures.
 """
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
-import statistics
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from savae_lite import results
+from savae_lite import study
 from savae_lite.config import RunConfig, preset
-from savae_lite.modes import get_mode
-
-try:  # POSIX; elsewhere a unit is not protected against a second worker
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A row of the chapter's table: a training mode with its settings, run for ``seeds`` seeds."""
-
-    name: str
-    mode: str
-    seeds: int = 1
-    train: dict = field(default_factory=dict)  # TrainConfig overrides
-    model: dict = field(default_factory=dict)  # model-size overrides (e.g. word dropout)
-    note: str = ""
-
+from savae_lite.study import (SUMMARY_KEYS, Setting, claimed, finished_record, headline, lm_on_iw_subset,  # noqa: F401
+                              unit_config, unit_name, unit_row)
 
 NO_ANNEALING = {"kl_start": 1.0}
 WORD_DROPOUT = 0.3  # Bowman et al. (2016) replace decoder input words by <unk> at rates of this order
@@ -61,61 +36,16 @@ SETTINGS: tuple[Setting, ...] = (
 )
 SEEDS = (1, 2, 3)
 
+STUDY = study.Study(name="collapse", preset="ptb-collapse", quick_preset="ptb-collapse-quick", settings=SETTINGS,
+                    quick_settings=("autoreg", "vae+anneal", "savae", "aggressive"), baseline="vae+anneal",
+                    seeds=SEEDS)
+
 
 def units(quick: bool = False) -> list[tuple[Setting, int]]:
-    """(setting, seed) pairs in running order: the first seed of every multi-seed setting (the comparison the
-    chapter is about), then their second and third seeds, then the single-seed settings (so a partial suite
-    already answers the main question). Quick: one seed of autoreg, vae+anneal, savae and aggressive."""
-    if quick:
-        keep = ("autoreg", "vae+anneal", "savae", "aggressive")
-        return [(s, SEEDS[0]) for s in SETTINGS if s.name in keep]
-    many = [s for s in SETTINGS if s.seeds > 1]
-    once = [s for s in SETTINGS if s.seeds == 1]
-    return ([(s, seed) for i, seed in enumerate(SEEDS) for s in many if i < s.seeds]
-            + [(s, SEEDS[0]) for s in once])
-
-
-def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path) -> RunConfig:
-    """``base`` with the setting's mode and overrides, the seed, and ``work_dir/<setting>-s<seed>`` as out_dir."""
-    cfg = copy.deepcopy(base)
-    cfg.train.mode, cfg.train.seed = setting.mode, seed
-    for key, value in setting.train.items():
-        setattr(cfg.train, key, value)
-    cfg.model.update(setting.model)
-    cfg.train.out_dir = str(work_dir / unit_name(setting, seed))
-    cfg.train.progress = False
-    return cfg
-
-
-def unit_name(setting: Setting, seed: int) -> str:
-    return f"{setting.name.replace('+', '_')}-s{seed}"
-
-
-@contextlib.contextmanager
-def claimed(folder: Path):
-    """Yield True when this process holds ``folder/claim.lock`` (False: another worker trains this unit)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield True
-        return
-    with open(folder / "claim.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def finished_record(folder: Path) -> dict | None:
-    path = folder / "results.json"
-    if not path.exists():
-        return None
-    rec = json.loads(path.read_text())
-    return rec if rec.get("status") == "finished" else None
+    """(setting, seed) pairs in running order (:func:`savae_lite.study.units`): the first seed of every
+    multi-seed setting, then their second and third seeds, then the single-seed settings. Quick: one seed of
+    autoreg, vae+anneal, savae and aggressive."""
+    return study.units(STUDY, quick)
 
 
 def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path = "runs/collapse.units",
@@ -123,154 +53,24 @@ def run_collapse(quick: bool = False, device: str = "auto", work_dir: str | Path
                  train: bool = True) -> dict | None:
     """Train every unfinished, unclaimed unit; return the suite's record once all are finished (else None).
 
-    The base set-up is the preset ``ptb-collapse`` (``ptb-collapse-quick`` when ``quick``). ``previous``: an
-    earlier record of the same set-up; its rows count as finished units (so a suite survives the loss of its
-    work folder). ``train=False`` trains nothing and returns the record of the units finished so far, with
-    ``complete: False`` and the ``missing_units`` listed (None when no unit has finished)."""
-    from savae_lite.train import Trainer
-
-    log = log or (lambda s: None)
-    base = preset("ptb-collapse-quick" if quick else "ptb-collapse")
-    base.train.device = device
-    work = Path(work_dir)
-    todo = units(quick)
-    reuse = reusable_rows(previous, base)
-    for setting, seed in todo if train else ():
-        cfg = unit_config(base, setting, seed, work)
-        folder = Path(cfg.train.out_dir)
-        if folder.name in reuse or finished_record(folder) is not None:
-            continue
-        with claimed(folder) as mine:
-            if not mine or finished_record(folder) is not None:
-                log(f"{folder.name}: another worker has it")
-                continue
-            log(f"{folder.name}: training ({setting.mode}, seed {seed})")
-            t0 = time.perf_counter()
-            Trainer(cfg).fit()
-            log(f"{folder.name}: finished in {time.perf_counter() - t0:.0f} s")
-    rows, missing = [], []
-    for setting, seed in todo:
-        name = unit_name(setting, seed)
-        rec = finished_record(work / name)
-        if rec is not None:
-            rows.append(unit_row(setting, seed, rec, work / name))
-        elif name in reuse:
-            rows.append({**reuse[name], **headline(reuse[name]["test"], setting.mode)})
-        else:
-            missing.append(name)
-    if missing and train:
-        log(f"{len(missing)} unit(s) still running in another worker: {', '.join(missing)}; re-run to collect")
-        return None
-    return collect(base, rows, missing, quick) if rows else None
-
-
-def _comparable(config: dict) -> dict:
-    """A config without the fields that do not change a unit's result (device, folders, progress, threads)."""
-    out = copy.deepcopy(config)
-    for key in ("device", "out_dir", "progress", "threads"):
-        out.get("train", {}).pop(key, None)
-    out.get("data", {}).pop("data_dir", None)
-    return out
+    The base set-up is the preset ``ptb-collapse`` (``ptb-collapse-quick`` when ``quick``); the rest is
+    :func:`savae_lite.study.run_study` (``previous``: an earlier record whose rows count as finished units;
+    ``train=False``: the record of the units finished so far, ``complete: False``)."""
+    base = preset(STUDY.quick_preset if quick else STUDY.preset)
+    return study.run_study(STUDY, quick=quick, device=device, work_dir=work_dir, log=log, previous=previous,
+                           train=train, base=base, todo=units(quick))
 
 
 def reusable_rows(previous: dict | None, base: RunConfig) -> dict[str, dict]:
-    """The rows of ``previous`` by unit name, when it is a record of the same base set-up (else none)."""
-    if not previous or previous.get("experiment") != "collapse":
-        return {}
-    if _comparable(previous["config"]) != _comparable(base.to_dict()):
-        return {}
-    return {r["unit"]: r for r in previous.get("rows", []) if "unit" in r}
-
-
-# ----- the record ---------------------------------------------------------------------------------------
-def lm_on_iw_subset(folder: Path) -> dict:
-    """The exact NLL of the language model in ``folder/best.pt`` on the test examples of the IW-NLL (computed when
-    the suite is collected, for records whose test report did not have it yet)."""
-    from savae_lite.build import build_data
-    from savae_lite.evaluate import evaluate, spread_subset
-    from savae_lite.pretrained import load
-
-    lm = load(Path(folder) / "best.pt")
-    test = build_data(lm.config).test
-    sub = evaluate(lm.model, spread_subset(test, lm.config.train.iw_max_examples))
-    return {"iw_nll": sub["nll"], "ppl_iw": sub["ppl"], "iw_samples": 0, "examples": sub["examples"],
-            "selection": "spread evenly over the split", "proposal": "none: the exact NLL of a model without z",
-            "computed": "when the suite was collected, from best.pt"}
-
-
-def unit_row(setting: Setting, seed: int, rec: dict, folder: Path | None = None) -> dict:
-    """One finished unit in the record: test metrics (with and without refinement), cost, provenance and the
-    validation history (KL, MI, AU per epoch)."""
-    test = rec["test"]
-    if "exact" in test and "iw" not in test:  # a record written before test_report added the subset
-        test = {**test, "iw": lm_on_iw_subset(folder)}
-    row = {"unit": unit_name(setting, seed), "setting": setting.name, "mode": setting.mode, "seed": seed,
-           "best_epoch": rec["best_epoch"], "environment": rec["environment"],
-           "epochs_run": len(rec["epochs"]), "train_time_per_epoch_s": rec["train_time_per_epoch_s"],
-           "wall_time_s": rec["wall_time_s"], "git_commit": rec["environment"]["git_commit"],
-           "device": rec["environment"].get("device"), "parameters": rec["parameters"], "test": test,
-           "dataset": rec["dataset"],
-           "history": [{"epoch": e["epoch"], "lr": e["lr"], "kl_weight": e["kl_weight"],
-                        "train_time_s": e["train_time_s"], "train_kl": e["train"]["kl"],
-                        **{k: e["valid"].get(k) for k in ("nll_bound", "kl", "mi", "au", "ppl_bound", "nll")},
-                        **({"aggressive": e["aggressive"]["active"]} if "aggressive" in e else {})}
-                       for e in rec["epochs"]]}
-    row.update(headline(test, setting.mode))
-    return row
-
-
-def headline(test: dict, mode: str) -> dict:
-    """The table's numbers from a unit's test report: ``nll_bound``, ``kl``, ``mi``, ``au``, ``ppl_bound`` with
-    the mode's own test-time q (refined by SVI for the modes that refine, the encoder's otherwise), the encoder's q
-    alone (``*_no_refine``) and refined (``*_refine``) where there is an encoder, and ``iw_nll`` / ``ppl_iw``."""
-    if "exact" in test:  # iw_nll: the exact NLL on the examples of the latent models' IW-NLL
-        e, sub = test["exact"], test.get("iw", {})
-        return {"nll_bound": e["nll"], "ppl_bound": e["ppl"], "iw_nll": sub.get("iw_nll"),
-                "ppl_iw": sub.get("ppl_iw"), "kl": 0.0, "mi": 0.0, "au": 0}
-    keys = ("nll_bound", "kl", "mi", "au", "ppl_bound")
-    own = test["refine"] if get_mode(mode).refines else test["no_refine"]
-    out = {k: own[k] for k in keys}
-    for variant in ("no_refine", "refine"):
-        if variant in test:
-            out.update({f"{k}_{variant}": test[variant][k] for k in keys})
-    if "iw" in test:
-        out.update(iw_nll=test["iw"]["iw_nll"], ppl_iw=test["iw"]["ppl_iw"])
-    return out
-
-
-SUMMARY_KEYS = ("nll_bound", "iw_nll", "ppl_bound", "ppl_iw", "kl", "mi", "au", "nll_bound_no_refine",
-                "kl_no_refine", "mi_no_refine", "nll_bound_refine", "kl_refine", "mi_refine",
-                "train_time_per_epoch_s", "epochs_run", "best_epoch")
+    """The rows of ``previous`` by unit name, when it is a collapse record of the same base set-up."""
+    return study.reusable_rows(STUDY, previous, base)
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Mean and sample standard deviation (None for one seed) over seeds, one entry per setting, in table order."""
-    out = []
-    for name in dict.fromkeys(r["setting"] for r in rows):
-        group = [r for r in rows if r["setting"] == name]
-        entry = {"setting": name, "mode": group[0]["mode"], "seeds": len(group)}
-        for key in SUMMARY_KEYS:
-            vals = [r[key] for r in group if r.get(key) is not None]
-            if not vals:
-                continue
-            entry[key] = statistics.fmean(vals)
-            entry[f"{key}_sd"] = statistics.stdev(vals) if len(vals) > 1 else None
-        out.append(entry)
-    vae = next((e for e in out if e["setting"] == "vae+anneal"), None)
-    for e in out:  # cost relative to the annealed VAE's epoch (He et al. report SA-VAE at 9.9x on Yahoo)
-        if vae and vae.get("train_time_per_epoch_s"):
-            e["time_vs_vae"] = e["train_time_per_epoch_s"] / vae["train_time_per_epoch_s"]
-    return out
+    """Mean and sample standard deviation over seeds per setting; ``time_vs_vae`` relative to vae+anneal."""
+    return study.summarize(rows, STUDY.baseline)
 
 
 def collect(base: RunConfig, rows: list[dict], missing: list[str], quick: bool) -> dict:
     """The suite's record from its finished rows; ``complete`` is False while ``missing_units`` remain."""
-    names = {r["setting"] for r in rows}
-    return {"experiment": "collapse", "quick": quick, "complete": not missing, "missing_units": missing,
-            "config": base.to_dict(), "dataset": rows[0].get("dataset"),
-            "settings": [{"name": s.name, "mode": s.mode, "seeds": s.seeds, "train": s.train, "model": s.model,
-                          "note": s.note} for s in SETTINGS if s.name in names],
-            "rows": rows, "summary": summarize(rows),
-            "compute_time_s": round(sum(r["wall_time_s"] for r in rows), 1),
-            "git_commits": sorted({r["git_commit"] for r in rows}), "environment": rows[0]["environment"],
-            "collected": results.stamp(), "collect_commit": results.git_commit()}
+    return study.collect(STUDY, base, rows, missing, quick)

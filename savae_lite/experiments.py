@@ -1,6 +1,7 @@
 """Book experiments that write a results file: ``savae-lite experiment NAME``.
 
-Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``.
+Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``;
+the text and image chapters those of ``collapse`` and ``latent-use`` (studies, :mod:`savae_lite.study`).
 
 Each experiment is a function ``(quick, seed, device) -> record`` with the run's provenance (environment, git
 commit, start time, wall time); :func:`run` writes the record with :func:`savae_lite.results.write_json` to the
@@ -49,6 +50,25 @@ def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto"
     }
 
 
+def _study_record(runner, name: str, quick: bool, device: str, work_dir: str | Path | None,
+                  out: str | Path | None, partial: bool) -> dict | None:
+    """Run a study (``runner``: :func:`savae_lite.study.run_study` bound to it) with the rows of an existing record
+    at ``out`` as finished units; add the sitting's start and wall time."""
+    import json
+
+    from savae_lite.runtime import pick_device
+
+    if pick_device(device).type == "cpu":
+        torch.set_num_threads(1)  # small models: one thread is as fast, and two workers can share two cores
+    previous = json.loads(Path(out).read_text()) if out is not None and Path(out).exists() else None
+    started, t0 = results.stamp(), time.perf_counter()
+    record = runner(quick=quick, device=device, work_dir=work_dir or Path("runs") / f"{name}.units",
+                    previous=previous, train=not partial)
+    if record is None:
+        return None
+    return {**record, "started": started, "wall_time_s": round(time.perf_counter() - t0, 2)}
+
+
 def collapse_record(quick: bool = False, seed: int = 3435, device: str = "auto",
                     work_dir: str | Path | None = None, out: str | Path | None = None,
                     partial: bool = False) -> dict | None:
@@ -56,23 +76,25 @@ def collapse_record(quick: bool = False, seed: int = 3435, device: str = "auto",
     trained by another worker. Its seeds are fixed per unit (1, 2, 3), so ``seed`` is not used. The rows of an
     existing record at ``out`` (same set-up) count as finished units; ``partial`` trains nothing and writes the
     record of the units finished so far (``complete: false``)."""
-    import json
-
     from savae_lite.collapse import run_collapse
-    from savae_lite.runtime import pick_device
 
-    if pick_device(device).type == "cpu":
-        torch.set_num_threads(1)  # small LSTMs: one thread is as fast, and two workers can share two cores
-    previous = json.loads(Path(out).read_text()) if out is not None and Path(out).exists() else None
-    started, t0 = results.stamp(), time.perf_counter()
-    record = run_collapse(quick=quick, device=device, work_dir=work_dir or Path("runs") / "collapse.units",
-                          previous=previous, train=not partial)
-    if record is None:
-        return None
-    return {**record, "started": started, "wall_time_s": round(time.perf_counter() - t0, 2)}
+    return _study_record(run_collapse, "collapse", quick, device, work_dir, out, partial)
 
 
-EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record}
+def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto",
+                      work_dir: str | Path | None = None, out: str | Path | None = None,
+                      partial: bool = False) -> dict | None:
+    """The image study (:func:`savae_lite.latent_use.run_latent_use`: training modes and decoder depths on
+    Omniglot), with the same resuming, claiming and ``partial`` records as :func:`collapse_record`; ``seed`` is
+    not used (seeds are fixed per unit)."""
+    from savae_lite.latent_use import run_latent_use
+
+    return _study_record(run_latent_use, "latent-use", quick, device, work_dir, out, partial)
+
+
+STUDIES = ("collapse", "latent-use")  # suites whose record is also their resume state (--partial applies)
+
+EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "latent-use": latent_use_record}
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -91,10 +113,10 @@ def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int
     path = Path(out) if out is not None else default_out(name, quick)
     units = Path("runs") / f"{path.stem}.units"
     extra = {}
-    if name == "collapse":  # a suite whose record is also its resume state
+    if name in STUDIES:  # a suite whose record is also its resume state
         extra = {"out": path, "partial": partial}
     elif partial:
-        raise ValueError(f"--partial: experiment {name!r} has no partial record (only collapse)")
+        raise ValueError(f"--partial: experiment {name!r} has no partial record (only {', '.join(STUDIES)})")
     record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units, **extra)
     if record is None:
         print(f"{path} not written: units are still being trained by another worker (or none has finished)")

@@ -2,8 +2,6 @@
 
 Chapter: Images (PixelCNN).
 """
-import math
-
 import pytest
 import torch
 from torch.autograd.functional import jacobian
@@ -11,6 +9,7 @@ from torch.autograd.functional import jacobian
 from savae_lite.models.image import ImageModelConfig, ImageVAE
 from savae_lite.models.pixelcnn import (GatedLayer, GatedPixelCNN, HorizontalConv, VerticalConv, bernoulli_nll,
                                         horizontal_mask, shift_down)
+from savae_lite.receptive_field import spread_weights  # random weights under which no dependency vanishes
 
 SIZE = 8
 TINY = 1e-12  # a dependency counts as present above this; absent ones must be exactly 0
@@ -25,18 +24,6 @@ def raster_jacobian(fn, x):
 def dependencies(J):
     """(n, C, n) Jacobian -> (n, n) |d out_i / d in_j| summed over input channels."""
     return J.abs().sum(1)
-
-
-def spread_weights(net, gain=1.5, seed=0):
-    """Random weights large enough that no dependency vanishes numerically (fixed seed)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * gain / math.sqrt(p[0].numel()))
-            else:
-                p.copy_(torch.rand(p.shape, generator=g, dtype=p.dtype) - 0.5)
-    return net
 
 
 def raster_positions(size):

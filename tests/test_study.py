@@ -1,0 +1,131 @@
+"""The study machinery shared by the text and image studies (study.py): a study's definition, unit order and
+names, configs, the claim lock, partial records, re-use of an earlier record's rows and the summary over seeds."""
+import json
+import statistics
+
+import pytest
+
+from savae_lite import study
+from savae_lite.config import preset
+from savae_lite.study import Setting, Study
+from savae_lite.svi import SVIConfig
+
+SETTINGS = (
+    Setting("lm", "autoreg"),
+    Setting("vae", "vae", seeds=2),
+    Setting("vae+cold", "vae", train={"kl_start": 1.0}),
+    Setting("savae", "savae", seeds=3, model={"dec_hidden": 6}),
+)
+TOY = Study(name="toy", preset="ptb-collapse", quick_preset="ptb-collapse-quick", settings=SETTINGS,
+            quick_settings=("savae", "lm"), baseline="vae")
+
+
+def tiny_base():
+    cfg = preset("ptb-collapse-quick")
+    cfg.data.max_sentences, cfg.data.max_len, cfg.data.vocab_size = 60, 10, 200
+    cfg.model = {"emb_dim": 8, "enc_hidden": 8, "dec_hidden": 8, "latent_dim": 2}
+    cfg.train.epochs, cfg.train.max_steps_per_epoch = 2, 2
+    cfg.train.svi = SVIConfig(steps=2, lr_mu=0.03, lr_logvar=0.03)
+    cfg.train.iw_samples, cfg.train.iw_max_examples = 3, 6
+    return cfg
+
+
+def test_units_order_first_seeds_then_later_seeds_then_single_seed_settings():
+    order = [(s.name, seed) for s, seed in study.units(TOY)]
+    assert order == [("vae", 1), ("savae", 1), ("vae", 2), ("savae", 2), ("savae", 3), ("lm", 1), ("vae+cold", 1)]
+    assert [(s.name, seed) for s, seed in study.units(TOY, quick=True)] == [("lm", 1), ("savae", 1)]
+    names = [study.unit_name(s, seed) for s, seed in study.units(TOY)]
+    assert len(set(names)) == len(names) and "vae_cold-s1" in names
+
+
+def test_a_study_rejects_inconsistent_definitions():
+    with pytest.raises(ValueError, match="repeat"):
+        Study("x", "ptb-collapse", "ptb-collapse-quick", SETTINGS + (Setting("lm", "vae"),), ())
+    with pytest.raises(ValueError, match="unknown setting"):
+        Study("x", "ptb-collapse", "ptb-collapse-quick", SETTINGS, ("nope",))
+    with pytest.raises(ValueError, match="unknown setting"):
+        Study("x", "ptb-collapse", "ptb-collapse-quick", SETTINGS, (), baseline="nope")
+    with pytest.raises(ValueError, match="seeds"):
+        Study("x", "ptb-collapse", "ptb-collapse-quick", SETTINGS, (), seeds=(1, 2))
+    with pytest.raises(ValueError, match="vae"):
+        TOY.setting("nope")
+    assert TOY.setting("savae").seeds == 3
+
+
+def test_unit_config_applies_overrides_without_touching_the_base(tmp_path):
+    base = tiny_base()
+    cfg = study.unit_config(base, TOY.setting("vae+cold"), 2, tmp_path)
+    assert (cfg.train.mode, cfg.train.seed, cfg.train.kl_start) == ("vae", 2, 1.0)
+    assert cfg.train.out_dir == str(tmp_path / "vae_cold-s2") and not cfg.train.progress
+    assert study.unit_config(base, TOY.setting("savae"), 1, tmp_path).model["dec_hidden"] == 6
+    assert base.train.kl_start == 0.1 and base.model["dec_hidden"] == 8 and base.train.progress
+
+
+def test_the_claim_lock_is_exclusive_and_released(tmp_path):
+    with study.claimed(tmp_path / "u") as first, study.claimed(tmp_path / "u") as second:
+        assert first and not second
+    with study.claimed(tmp_path / "u") as again:
+        assert again
+    assert study.finished_record(tmp_path / "u") is None
+    (tmp_path / "u" / "results.json").write_text(json.dumps({"status": "running"}))
+    assert study.finished_record(tmp_path / "u") is None
+    (tmp_path / "u" / "results.json").write_text(json.dumps({"status": "finished", "x": 1}))
+    assert study.finished_record(tmp_path / "u")["x"] == 1
+
+
+def test_run_partial_resume_reuse_and_summary(tmp_path, monkeypatch):
+    """One unit trained; a partial record lists the rest; a held unit makes the collecting run wait; a run whose
+    work folder is gone re-uses the partial record's rows and trains only the missing units; the summary
+    averages seeds and divides epoch times by the baseline's."""
+    todo = [(TOY.setting("vae"), 1), (TOY.setting("vae"), 2), (TOY.setting("lm"), 1)]
+    kw = dict(log=None, base=tiny_base(), device="cpu")
+    first = study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo[:1], **kw)
+    assert first["experiment"] == "toy" and first["complete"] and first["missing_units"] == []
+    with study.claimed(tmp_path / "w1" / "vae-s2"):  # another worker trains it
+        assert study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo[:2], **kw) is None
+    part = study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo, train=False, **kw)
+    assert not part["complete"] and part["missing_units"] == ["vae-s2", "lm-s1"]
+    assert [s["name"] for s in part["settings"]] == ["vae"]
+    assert study.run_study(TOY, work_dir=tmp_path / "empty", todo=todo, train=False, **kw) is None
+
+    trained = []
+    real = __import__("savae_lite.train", fromlist=["Trainer"]).Trainer
+
+    class Spy(real):
+        def fit(self, *a, **k):
+            trained.append(self.cfg.train.out_dir.rsplit("/", 1)[-1])
+            return super().fit(*a, **k)
+
+    monkeypatch.setattr("savae_lite.train.Trainer", Spy)
+    previous = json.loads(json.dumps(part))
+    full = study.run_study(TOY, work_dir=tmp_path / "w2", todo=todo, previous=previous, **kw)
+    assert trained == ["vae-s2", "lm-s1"] and full["complete"]
+    assert [r["unit"] for r in full["rows"]] == ["vae-s1", "vae-s2", "lm-s1"]
+    assert full["rows"][0]["test"] == first["rows"][0]["test"]
+    json.dumps(full)
+
+    summary = {e["setting"]: e for e in full["summary"]}
+    vae = [r for r in full["rows"] if r["setting"] == "vae"]
+    assert summary["vae"]["seeds"] == 2 and summary["vae"]["time_vs_vae"] == pytest.approx(1.0)
+    assert summary["vae"]["nll_bound"] == pytest.approx(statistics.fmean(r["nll_bound"] for r in vae))
+    assert summary["vae"]["kl_sd"] == pytest.approx(statistics.stdev(r["kl"] for r in vae))
+    assert summary["lm"]["nll_bound_sd"] is None and summary["lm"]["kl"] == 0.0
+    assert summary["lm"]["time_vs_vae"] == pytest.approx(
+        summary["lm"]["train_time_per_epoch_s"] / summary["vae"]["train_time_per_epoch_s"])
+
+    other_study = Study("other", "ptb-collapse", "ptb-collapse-quick", SETTINGS, ())
+    assert study.reusable_rows(other_study, previous, tiny_base()) == {}  # another study's record
+    changed = tiny_base()
+    changed.train.lr = 0.5
+    assert study.reusable_rows(TOY, previous, changed) == {}  # another set-up
+    moved = tiny_base()
+    moved.train.device, moved.train.out_dir, moved.data.data_dir = "cuda", "elsewhere", "/data"
+    assert set(study.reusable_rows(TOY, previous, moved)) == {"vae-s1"}  # folders and devices do not matter
+
+
+def test_summarize_without_a_baseline_has_no_cost_ratio():
+    rows = [{"setting": "a", "mode": "vae", "kl": 1.0, "train_time_per_epoch_s": 2.0},
+            {"setting": "a", "mode": "vae", "kl": 3.0, "train_time_per_epoch_s": 4.0}]
+    (entry,) = study.summarize(rows)
+    assert entry["kl"] == 2.0 and entry["kl_sd"] == pytest.approx(2 ** 0.5) and "time_vs_vae" not in entry
+    assert study.summarize(rows, baseline="a")[0]["time_vs_vae"] == 1.0
