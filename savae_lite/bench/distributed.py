@@ -2,8 +2,10 @@
 
 Chapter: *Introduction* (several processes). Run::
 
-    python -m savae_lite.bench.distributed --out runs/bench-distributed.json   # ~4 minutes on 2 idle cores
-    python -m savae_lite.bench.distributed --tiny                               # a smoke test (~20 s)
+    # about 4 minutes on 2 idle cores
+    python -m savae_lite.bench.distributed --out runs/bench-distributed.json
+    # a smoke test (about 20 s)
+    python -m savae_lite.bench.distributed --tiny
 
 Each side trains the ``ptb-small`` model (SA-VAE, K = 5 SVI steps, SGD; a vocabulary of 10,000 words: 6M
 parameters) through :class:`~savae_lite.loop.TrainingLoop` on the same random sentences, every process with one
