@@ -109,11 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
-    x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse (text chapter) or latent-use "
-                        "(image chapter)")
+    x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse and "
+                        "collapse-sweeps (text chapter) or latent-use (image chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
     x.add_argument("--partial", action="store_true",
-                   help="collapse, latent-use: train nothing; write the record of the units finished so far")
+                   help="studies (collapse, collapse-sweeps, latent-use): train nothing; write the record of the units finished so far")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

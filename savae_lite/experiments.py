@@ -81,6 +81,16 @@ def collapse_record(quick: bool = False, seed: int = 3435, device: str = "auto",
     return _study_record(run_collapse, "collapse", quick, device, work_dir, out, partial)
 
 
+def collapse_sweeps_record(quick: bool = False, seed: int = 3435, device: str = "auto",
+                           work_dir: str | Path | None = None, out: str | Path | None = None,
+                           partial: bool = False) -> dict | None:
+    """The text study's single-seed sweeps (:func:`savae_lite.collapse.run_sweeps`: K, annealing length, decoder
+    size), resumed and claimed like :func:`collapse_record`; ``seed`` is not used."""
+    from savae_lite.collapse import run_sweeps
+
+    return _study_record(run_sweeps, "collapse-sweeps", quick, device, work_dir, out, partial)
+
+
 def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto",
                       work_dir: str | Path | None = None, out: str | Path | None = None,
                       partial: bool = False) -> dict | None:
@@ -92,9 +102,10 @@ def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto
     return _study_record(run_latent_use, "latent-use", quick, device, work_dir, out, partial)
 
 
-STUDIES = ("collapse", "latent-use")  # suites whose record is also their resume state (--partial applies)
+STUDIES = ("collapse", "collapse-sweeps", "latent-use")  # suites whose record is also their resume state (--partial applies)
 
-EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "latent-use": latent_use_record}
+EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "collapse-sweeps": collapse_sweeps_record,
+               "latent-use": latent_use_record}
 
 
 def default_out(name: str, quick: bool) -> Path:

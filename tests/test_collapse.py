@@ -1,6 +1,7 @@
 """The posterior-collapse study (collapse.py): its units, their configs, the claim lock that lets two workers
 share a suite, resuming (finished units are not trained again) and the record's summary over seeds."""
 import json
+from pathlib import Path
 import statistics
 
 import pytest
@@ -141,3 +142,22 @@ def test_an_older_language_model_record_gets_its_subset_nll_when_collected(tmp_p
     got = again["rows"][0]["test"]["iw"]
     assert got["iw_nll"] == pytest.approx(new_iw["iw_nll"]) and got["examples"] == new_iw["examples"]
     assert again["rows"][0]["iw_nll"] == pytest.approx(rec["rows"][0]["iw_nll"])
+
+
+def test_sweeps_change_one_thing_each_against_the_main_study():
+    """Each sweep unit is the main study's seed-1 unit of its mode with only the named change, so its row stands
+    beside that unit's; folder names stay plain."""
+    base = preset("ptb-collapse")
+    assert collapse.SWEEP_STUDY.base().to_dict() == base.to_dict()
+    main = {s.mode: s for s in collapse.SETTINGS if s.name in ("autoreg", "vae+anneal", "savae")}
+    for s in collapse.SWEEPS:
+        name = collapse.unit_name(s, 1)
+        assert name.replace("_", "").replace("-", "").isalnum()
+        got = collapse.unit_config(base, s, 1, Path("w")).to_dict()
+        ref = collapse.unit_config(base, main[s.mode], 1, Path("w")).to_dict()
+        diff = {(part, k) for part in ("train", "model") for k in set(got[part]) | set(ref[part])
+                if got[part].get(k) != ref[part].get(k) and k != "out_dir"}
+        expected = {("train", k) for k in s.train} | {("model", k) for k in s.model}
+        assert diff == expected, (s.name, diff)
+    k10 = collapse.unit_config(base, collapse.SWEEP_STUDY.setting("savae-K10"), 1, Path("w"))
+    assert k10.train.svi.steps == 10 and k10.train.test_svi_steps is None  # test-time K follows training K
