@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
     x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse and "
-                        "collapse-sweeps (text chapter) or latent-use (image chapter)")
+                        "collapse-sweeps (text chapter), latent-use (image chapter) or saliency "
+                        "(saliency chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
     x.add_argument("--partial", action="store_true",
                    help="studies (collapse, collapse-sweeps, latent-use): train nothing; write the record of the units finished so far")

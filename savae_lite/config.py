@@ -232,7 +232,8 @@ def _omniglot_quick() -> RunConfig:
 def _omniglot_study() -> RunConfig:
     """The image chapter's scale (``savae-lite experiment latent-use``), for one CPU thread per worker.
 
-    Kept from ``omniglot-paper``: 28 x 28 Omniglot (Burda split, training images re-binarised every batch),
+    Kept from ``omniglot-paper``: 28 x 28 Omniglot (the loader's default source, Lake et al.'s background /
+    evaluation split; training images re-binarised every batch),
     batches of 50, Adam 1e-3 without decay, global clip 5, z of 32 dimensions, 4 conditioning maps, the original's
     linear KL warm-up from 0.1 and its SVI (momentum 0.5, lr 1/50 per example, clip 5). Reduced:
 

@@ -1,7 +1,8 @@
 """Book experiments that write a results file: ``savae-lite experiment NAME``.
 
 Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``;
-the text and image chapters those of ``collapse`` and ``latent-use`` (studies, :mod:`savae_lite.study`).
+the text and image chapters those of ``collapse`` and ``latent-use`` (studies, :mod:`savae_lite.study`); the
+saliency chapter that of ``saliency`` (:mod:`savae_lite.saliency_study`).
 
 Each experiment is a function ``(quick, seed, device) -> record`` with the run's provenance (environment, git
 commit, start time, wall time); :func:`run` writes the record with :func:`savae_lite.results.write_json` to the
@@ -102,10 +103,23 @@ def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto
     return _study_record(run_latent_use, "latent-use", quick, device, work_dir, out, partial)
 
 
+def saliency_record(quick: bool = False, seed: int = 3435, device: str = "auto",
+                    work_dir: str | Path | None = None,
+                    vae_checkpoint: str | Path = "book/checkpoints/collapse-vae_anneal-s1.pt",
+                    savae_checkpoint: str | Path = "book/checkpoints/collapse-savae-s1.pt") -> dict:
+    """The saliency experiment (:func:`savae_lite.saliency_study.run`): output and input saliency of the text
+    chapter's annealed VAE and SA-VAE (the checkpoints, relative to the working directory), grouped by POS,
+    position, frequency and log-likelihood. ``quick``: two tiny models trained in ``work_dir`` instead."""
+    from savae_lite import saliency_study
+
+    return saliency_study.run(quick=quick, seed=seed, device=device, work_dir=work_dir,
+                              checkpoints={"vae+anneal": vae_checkpoint, "savae": savae_checkpoint})
+
+
 STUDIES = ("collapse", "collapse-sweeps", "latent-use")  # suites whose record is also their resume state (--partial applies)
 
 EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "collapse-sweeps": collapse_sweeps_record,
-               "latent-use": latent_use_record}
+               "latent-use": latent_use_record, "saliency": saliency_record}
 
 
 def default_out(name: str, quick: bool) -> Path:

@@ -14,12 +14,17 @@ themselves as tag (``'</s>'`` is a group of its own in Figure 4); an unknown-wor
 replaced by the placeholder noun ``'thing'`` before tagging, so the tagger sees a well-formed sentence and the tag
 it gives the placeholder (usually NN, sometimes another tag from the context) is the ``<unk>``'s tag. PTB's number
 token ``N`` is left alone unless ``placeholders=PTB_PLACEHOLDERS`` (which maps it to ``'5'``, tagged CD).
+
+:func:`ptb_normalise` writes gold-tagged text (UD English-EWT, :func:`ewt_gold`) the way the Mikolov PTB text is
+written, so that the tagger's accuracy can be measured on tokens that look like the chapter's.
 """
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+import re
+import unicodedata
+from collections.abc import Container, Mapping, Sequence
 
 #: Special tokens that are not sent to the tagger; each gets itself as its tag.
 FIXED_TAGS: dict[str, str] = {"<s>": "<s>", "</s>": "</s>", "<pad>": "<pad>"}
@@ -116,6 +121,56 @@ def accuracy(pred: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
     if total == 0:
         raise ValueError("accuracy: no token to score")
     return right / total
+
+
+#: Punctuation-only tokens that the Mikolov PTB keeps (everything else made only of punctuation is dropped).
+PTB_KEPT_SYMBOLS = frozenset({"$", "&", "#", "'"})
+_NUMBER = re.compile(r"[+-]?[\d.,:/]*\d[\d.,:/]*")
+
+
+def _is_punctuation(word: str) -> bool:
+    return bool(word) and all(unicodedata.category(c)[0] in "PS" for c in word)
+
+
+def ptb_normalise(words: Sequence[str], tags: Sequence[str] | None = None,
+                  vocab: Container[str] | None = None) -> tuple[list[str], list[str] | None]:
+    """A sentence written the way the Mikolov PTB text is: lowercased, tokens made only of punctuation or symbols
+    dropped (except ``PTB_KEPT_SYMBOLS``: ``$ & # '``, which that text keeps), numbers (``1,000``, ``3.5``,
+    ``10/20``) and ``%`` replaced by ``N`` (that text writes "5.2 %" as ``N N``); with ``vocab``, words not in
+    it become ``<unk>``. ``tags`` (one per word, e.g. gold tags) are dropped along with their words; returns
+    (words, tags or None).
+
+    Used to measure a tagger on gold text that looks like the chapter's tokens (chapter *What the latent
+    encodes*)."""
+    if tags is not None and len(tags) != len(words):
+        raise ValueError(f"ptb_normalise: {len(words)} words but {len(tags)} tags")
+    out_w: list[str] = []
+    out_t: list[str] = []
+    for i, w in enumerate(words):
+        if w not in PTB_KEPT_SYMBOLS and w != "%" and _is_punctuation(w):
+            continue
+        w = "N" if w == "%" or _NUMBER.fullmatch(w) else w.lower()
+        if vocab is not None and w not in vocab and w not in FIXED_TAGS:
+            w = "<unk>"
+        out_w.append(w)
+        if tags is not None:
+            out_t.append(tags[i])
+    return out_w, (out_t if tags is not None else None)
+
+
+def tagger_version(tagger: str = "spacy") -> dict[str, str]:
+    """Name and version of a tagger's packages (for run records)."""
+    if tagger == "spacy":
+        import spacy
+
+        meta = _spacy_nlp().meta
+        return {"tagger": "spacy", "spacy": spacy.__version__, "model": f"{meta.get('lang')}_{meta.get('name')}",
+                "model_package": SPACY_MODEL, "model_version": str(meta.get("version"))}
+    if tagger == "pattern":
+        import textblob
+
+        return {"tagger": "pattern", "textblob": textblob.__version__}
+    raise ValueError(f"tagger_version: tagger must be one of {TAGGERS}, got {tagger!r}")
 
 
 def ewt_gold(split: str = "test", data_dir: str | os.PathLike | None = None, *, genre: str | None = None,

@@ -56,3 +56,15 @@ def test_accuracy_on_ewt_gold_sample(tagger):
     acc = pos.accuracy(pred, gold)
     print(f"{tagger}: {acc:.3f} on {sum(map(len, words))} EWT test tokens")
     assert 0.7 < acc <= 1.0
+
+
+def test_ptb_normalise_writes_like_the_mikolov_text():
+    words = ["The", "U.S.", "rose", "3.5", "%", ",", "to", "$", "1,000", "--", "Mr.", "'s", "(", "A&B", ")", "."]
+    tags = [str(i) for i in range(len(words))]
+    w, t = pos.ptb_normalise(words, tags)
+    assert w == ["the", "u.s.", "rose", "N", "N", "to", "$", "N", "mr.", "'s", "a&b"]
+    assert t == ["0", "1", "2", "3", "4", "6", "7", "8", "10", "11", "13"]  # tags follow their words
+    w, t = pos.ptb_normalise(["The", "Zyxx", "rose", "7"], vocab={"the", "rose", "N"})
+    assert w == ["the", "<unk>", "rose", "N"] and t is None
+    with pytest.raises(ValueError):
+        pos.ptb_normalise(["a", "b"], ["DT"])

@@ -1,6 +1,6 @@
 """The image models: a VAE with a ResNet encoder and a gated PixelCNN decoder, and the plain PixelCNN (autoreg).
 
-Chapter: the image chapter (gated PixelCNN on Omniglot), still to be written.
+Chapter: *Image VAEs with a gated PixelCNN decoder*.
 
 Images are binary, x (B, 1, H, W) with values in {0, 1}, H = W = ``image_size``. The decoder is
 p(x | z) = prod_i Bernoulli(x_i; sigmoid(logit_i(x_<i, z))): z -> Linear -> ``cond_maps`` feature maps of

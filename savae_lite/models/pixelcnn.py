@@ -1,6 +1,6 @@
 """The gated PixelCNN with a vertical and a horizontal stack: the image decoder p(x | z) = prod_i p(x_i | x_<i, z).
 
-Chapter: the image chapter (gated PixelCNN on Omniglot), still to be written.
+Chapter: *Image VAEs with a gated PixelCNN decoder*.
 
 Pixels are ordered in raster order (row by row, left to right); logit i may depend on x_0 .. x_{i-1} only. As in
 the Gated PixelCNN of van den Oord et al. (2016), which the original SA-VAE image decoder also uses, every layer

@@ -1,6 +1,6 @@
 """The ResNet inference network of the image VAE: q_phi(z | x) = N(mu(x), diag exp(logvar(x))).
 
-Chapter: the image chapter (gated PixelCNN on Omniglot), still to be written.
+Chapter: *Image VAEs with a gated PixelCNN decoder*.
 
 Layout (as in the original SA-VAE Omniglot set-up): a 3x3 stem convolution to C channels, then 3 x
 [residual block (two 3x3 convolutions with BatchNorm and ReLU), stride-2 3x3 convolution], which takes
