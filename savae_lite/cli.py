@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+
+    o = sub.add_parser("export", help="a finished run as a small checkpoint for the book (half precision)",
+                       description="Write a finished run folder's best model in half precision with its config, "
+                                   "vocabulary and record summary (pretrained.export): the files the chapters "
+                                   "load in full mode (book/checkpoints/).")
+    o.add_argument("run_dir", help="a finished run folder (its best.pt and results.json)")
+    o.add_argument("out", help="the checkpoint file to write, e.g. book/checkpoints/collapse-savae-s1.pt")
     return p
 
 
@@ -227,10 +234,23 @@ def _cmd_experiment(args) -> int:
                            partial=args.partial)
 
 
+def _cmd_export(args) -> int:
+    from savae_lite import pretrained
+
+    run_dir = Path(args.run_dir)
+    for name in ("best.pt", "results.json"):
+        if not (run_dir / name).exists():
+            raise FileNotFoundError(f"run_dir: {run_dir / name} not found (not a finished run folder)")
+    out = pretrained.export(run_dir, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment}
+    handlers = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment,
+                "export": _cmd_export}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:

@@ -48,3 +48,17 @@ def test_export_refuses_an_unfinished_run(tmp_path):
     torch.save({"model": {}}, run / "best.pt")
     with pytest.raises(ValueError, match="not finished"):
         pretrained.export(run, tmp_path / "x.pt")
+
+
+def test_cli_export_writes_the_checkpoint_and_names_a_bad_folder(tmp_path, capsys):
+    from savae_lite.cli import main
+
+    cfg = tiny_cfg(tmp_path / "run")
+    pretrained.load_or_train(cfg, None)
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "ck" / "small.pt")]) == 0
+    assert pretrained.load(tmp_path / "ck" / "small.pt").vocab is not None
+    assert "small.pt" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "nowhere"), str(tmp_path / "x.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "run_dir" in err and "nowhere" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.pt").exists()
