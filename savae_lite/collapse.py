@@ -50,6 +50,8 @@ SWEEPS: tuple[Setting, ...] = (
             note="K = 10 SVI steps in training and at test time"),
     Setting("vae+anneal-10ep", "vae", train=LONGER_ANNEALING, note="KL weight 0.1 -> 1 over 10 epochs"),
     Setting("savae-anneal-10ep", "savae", train=LONGER_ANNEALING, note="KL weight 0.1 -> 1 over 10 epochs"),
+    Setting("autoreg-10ep", "autoreg", train={"decay_start_epoch": 12},
+            note="the language model with the annealing sweeps' schedule: no halving before epoch 12"),
     Setting("autoreg-dec64", "autoreg", model=SMALL_DECODER, note="decoder LSTM of 64 units"),
     Setting("vae+anneal-dec64", "vae", model=SMALL_DECODER, note="decoder LSTM of 64 units"),
     Setting("savae-dec64", "savae", model=SMALL_DECODER, note="decoder LSTM of 64 units"),
