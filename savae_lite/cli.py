@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(saliency chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
     x.add_argument("--partial", action="store_true",
-                   help="studies (collapse, collapse-sweeps, latent-use): train nothing; write the record of the units finished so far")
+                   help="studies (collapse, collapse-sweeps, latent-use): train nothing; write the record of the "
+                        "units finished so far")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -104,19 +104,18 @@ def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto
 
 
 def saliency_record(quick: bool = False, seed: int = 3435, device: str = "auto",
-                    work_dir: str | Path | None = None,
-                    vae_checkpoint: str | Path = "book/checkpoints/collapse-vae_anneal-s1.pt",
-                    savae_checkpoint: str | Path = "book/checkpoints/collapse-savae-s1.pt") -> dict:
+                    work_dir: str | Path | None = None, checkpoints: dict[str, str | Path] | None = None) -> dict:
     """The saliency experiment (:func:`savae_lite.saliency_study.run`): output and input saliency of the text
-    chapter's annealed VAE and SA-VAE (the checkpoints, relative to the working directory), grouped by POS,
-    position, frequency and log-likelihood. ``quick``: two tiny models trained in ``work_dir`` instead."""
+    chapter's annealed VAE and SA-VAE (``checkpoints``, default :data:`savae_lite.saliency_study.CHECKPOINTS`,
+    relative to the working directory), grouped by POS, position, frequency and log-likelihood. ``quick``: two
+    tiny models trained in ``work_dir`` instead."""
     from savae_lite import saliency_study
 
-    return saliency_study.run(quick=quick, seed=seed, device=device, work_dir=work_dir,
-                              checkpoints={"vae+anneal": vae_checkpoint, "savae": savae_checkpoint})
+    return saliency_study.run(quick=quick, seed=seed, device=device, work_dir=work_dir, checkpoints=checkpoints)
 
 
-STUDIES = ("collapse", "collapse-sweeps", "latent-use")  # suites whose record is also their resume state (--partial applies)
+# suites whose record is also their resume state (--partial applies)
+STUDIES = ("collapse", "collapse-sweeps", "latent-use")
 
 EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "collapse-sweeps": collapse_sweeps_record,
                "latent-use": latent_use_record, "saliency": saliency_record}

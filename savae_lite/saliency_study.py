@@ -155,9 +155,10 @@ def pick_examples(test_ids: list[list[int]], vocab, n: int, lengths: tuple[int, 
 
 def noise_floor(pre, test_ids: list[list[int]], cfg: StudyConfig, *, seed: int, device: torch.device,
                 batch_size: int = 32) -> list[dict]:
-    """Mean output and input saliency of one model on the first ``cfg.noise_sentences`` of ``test_ids`` for each
-    S in ``cfg.noise_samples`` (spread over the split): a saliency that is Monte Carlo noise (the expected gradient 0) falls like
-    1/sqrt(S), one that measures a real dependence on z stays. Rows: samples, sentences, tokens, means."""
+    """Mean output and input saliency of one model on ``cfg.noise_sentences`` sentences of ``test_ids`` (every
+    len // n-th, the same for every S) for each S in ``cfg.noise_samples``: a saliency that is Monte Carlo noise
+    (the expected gradient 0) falls like 1/sqrt(S), one that measures a real dependence on z stays. Rows:
+    samples, sentences, tokens, means."""
     from savae_lite import data
 
     ids = test_ids[::max(1, len(test_ids) // cfg.noise_sentences)][:cfg.noise_sentences]  # spread
