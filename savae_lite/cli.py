@@ -105,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="write the measurements to this JSON file")
     b.add_argument("--only", action="append", default=None, metavar="PART",
                    help="run only this part (repeatable): savae_step, loop_vs_bare, iw_nll or sharing (training "
-                        "steps/s alone and next to a busy process, per CPU thread policy)")
+                        "steps/s alone and next to a busy process, per CPU thread policy); mode_steps (seconds per "
+                        "training step of every mode at a --recipe's size) runs only when named here")
+    b.add_argument("--recipe", default=None, metavar="NAME",
+                   help="mode_steps: the training preset to time, one of " + ", ".join(sorted(PRESETS))
+                        + " (default omniglot-paper, the paper's 12-layer gated PixelCNN; with --tiny "
+                          "omniglot-study-quick)")
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
@@ -225,7 +230,7 @@ def _cmd_bench(args) -> int:
 
     check_int("--threads", args.threads, 1, optional=True)
     return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out, threads=args.threads,
-                      only=args.only)
+                      only=args.only, recipe=args.recipe)
 
 
 def _cmd_experiment(args) -> int:

@@ -19,9 +19,14 @@ module                         what it holds
 :mod:`.iw`                     record ``iw_nll``: IW-NLL sentences/s
 :mod:`.sharing`                record ``sharing``: training steps/s alone and next to one busy process, per
                                CPU thread policy (the policy of :mod:`savae_lite.runtime` against the old one)
+:mod:`.mode_steps`             record ``mode_steps`` (only when asked for): seconds per training step of every
+                               mode at the size of a training preset (``--recipe``), each against ``vae``
 =============================  ==============================================================================
 
-``--only PART`` (repeatable) runs some of the parts: ``savae_step``, ``loop_vs_bare``, ``iw_nll``, ``sharing``.
+``--only PART`` (repeatable) runs some of the parts: ``savae_step``, ``loop_vs_bare``, ``iw_nll``, ``sharing``,
+``mode_steps``. The first four run by default; ``mode_steps`` (minutes per step at the paper's image size on a
+CPU) runs only with ``--only mode_steps``, e.g. on a GPU
+``savae-lite bench --only mode_steps --recipe omniglot-paper --device cuda --out results/omniglot-paper-steps.json``.
 
 Every timed quantity is repeated and reported as its median with the interquartile range (``*_q25``,
 ``*_q75``, ``*_iqr`` fields); every ratio is formed from measurements interleaved in time. The machine's load
@@ -34,12 +39,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 
 from savae_lite.bench.iw import bench_iw
 from savae_lite.bench.memory import TensorMemoryPeak, measure_memory
+from savae_lite.bench.mode_steps import bench_mode_steps, check_recipe, format_mode_steps
 from savae_lite.bench.presets import PRESETS, BenchConfig
 from savae_lite.bench.savae_step import HVPS, bench_savae_steps, decoder_grad_eval, savae_gradients, summarize
 from savae_lite.bench.sharing import bench_sharing, format_sharing
@@ -47,10 +53,12 @@ from savae_lite.bench.training_loop import bench_loop_vs_bare
 from savae_lite.bench.workloads import image_workload, text_workload
 from savae_lite.svi import SVIConfig
 
-__all__ = ["BenchConfig", "PRESETS", "PARTS", "HVPS", "TensorMemoryPeak", "decoder_grad_eval", "measure_memory",
-           "savae_gradients", "run", "format_table", "main"]
+__all__ = ["BenchConfig", "PRESETS", "PARTS", "OPTIONAL_PARTS", "ALL_PARTS", "HVPS", "TensorMemoryPeak",
+           "decoder_grad_eval", "measure_memory", "savae_gradients", "run", "format_table", "main"]
 
-PARTS = ("savae_step", "loop_vs_bare", "iw_nll", "sharing")  # the record's parts, in the order they run
+PARTS = ("savae_step", "loop_vs_bare", "iw_nll", "sharing")  # the record's default parts, in the order they run
+OPTIONAL_PARTS = ("mode_steps",)  # run only when named with --only (expensive at the paper's sizes on a CPU)
+ALL_PARTS = PARTS + OPTIONAL_PARTS
 
 DEFINITIONS = {
     "clock": "on CPU with one thread: process CPU time (time.process_time); otherwise wall-clock time; "
@@ -74,6 +82,12 @@ DEFINITIONS = {
     "sharing.loaded_over_alone": "median over rounds of a policy's loaded over its alone steps/s",
     "sharing.*_over_best_alone": "median over rounds of a policy's alone (or loaded) steps/s over the fastest "
                                  "policy's alone steps/s in the same round",
+    "mode_steps.step_s": "one TrainingLoop.step(x) of the mode (zero_grad, modes.training_step with the recipe's "
+                         "SVI and KL weight 1, checks, clip, optimiser step) on one batch of the recipe's batch size; "
+                         "median over interleaved rounds after one untimed warm-up step; all values in step_s_all",
+    "mode_steps.ratio_to_vae": "the mode's step_s median over vae's step_s median (vae: 1)",
+    "mode_steps.peak_cuda_mb": "CUDA only: max_memory_allocated during the mode's steps (every mode's model and "
+                               "optimiser resident), MiB; peak_cuda_step_mb: minus memory_allocated before the step",
 }
 
 
@@ -82,19 +96,24 @@ def _load_average() -> list[float] | None:
 
 
 def run(preset: str = "quick", device: str | torch.device = "cpu", threads: int | None = None, log=print,
-        parts: tuple[str, ...] | list[str] | None = None) -> dict:
+        parts: tuple[str, ...] | list[str] | None = None, recipe: str | None = None) -> dict:
     """Run the benchmark ``preset`` ('full', 'quick' or 'tiny') and return the results record.
 
     On CPU the intra-op thread count is ``threads`` (default 1) for the run and restored afterwards. ``parts``:
-    which of ``PARTS`` to run (default all); ``ValueError`` naming ``--only`` for an unknown one.
+    which of ``ALL_PARTS`` to run (default ``PARTS``: all but ``mode_steps``); ``ValueError`` naming ``--only``
+    for an unknown one. ``recipe``: the training preset of ``mode_steps`` (default the preset's
+    ``mode_steps_recipe``); ``ValueError`` naming ``--recipe`` for an unknown one, before anything runs.
     """
     parts = tuple(PARTS if not parts else parts)
-    unknown = [p for p in parts if p not in PARTS]
+    unknown = [p for p in parts if p not in ALL_PARTS]
     if unknown:
-        raise ValueError(f"--only: unknown part(s) {', '.join(map(repr, unknown))}; choose from {', '.join(PARTS)}")
+        raise ValueError(f"--only: unknown part(s) {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(ALL_PARTS)}")
     from savae_lite.runtime import pick_device
 
     bc = PRESETS[preset]
+    if recipe is not None:
+        bc = replace(bc, mode_steps_recipe=check_recipe(recipe))
     dev = pick_device(device)
     threads_before = torch.get_num_threads()
     if dev.type == "cpu":
@@ -156,6 +175,8 @@ def _run(bc: BenchConfig, dev: torch.device, log, parts: tuple[str, ...] = PARTS
         record["iw_nll"] = phase("iw_nll", lambda: bench_iw(text.model_config, text.iw_batch, bc, dev, log))
     if "sharing" in parts:  # on CPU whatever the device: it is about CPU threads
         record["sharing"] = phase("sharing", lambda: bench_sharing(bc, log))
+    if "mode_steps" in parts:
+        record["mode_steps"] = phase("mode_steps", lambda: bench_mode_steps(bc.mode_steps_recipe, bc, dev, log))
     record["load_avg_end"] = _load_average()
     record["phase_wall_s"] = {k: round(v, 2) for k, v in phases.items()}
     record["wall_time_s"] = round(time.perf_counter() - t_start, 2)
@@ -189,20 +210,24 @@ def format_table(record: dict) -> str:
                      f"sentences/s (IQR {iw['sentences_per_s_iqr']:.2f})")
     if "sharing" in record:
         lines += format_sharing(record["sharing"])
+    if "mode_steps" in record:
+        lines += format_mode_steps(record["mode_steps"])
     lines.append(f"load average: start {record['load_avg_start']}, end {record['load_avg_end']}; "
                  f"{record['environment']['cpu_threads']} thread(s); {record['wall_time_s']} s")
     return "\n".join(lines)
 
 
 def main(quick: bool = False, tiny: bool = False, device: str = "auto", out: str | None = None,
-         threads: int | None = None, only: list[str] | None = None) -> int:
+         threads: int | None = None, only: list[str] | None = None, recipe: str | None = None) -> int:
     """``savae-lite bench``: print the table and, with ``out``, write the JSON record. Returns the exit code."""
     from savae_lite import results
 
+    if recipe is not None:
+        check_recipe(recipe)  # a one-line error before anything runs
     preset = "tiny" if tiny else "quick" if quick else "full"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"  # mps timings are not comparable; ask for it
-    record = run(preset, device, threads, parts=only)
+    record = run(preset, device, threads, parts=only, recipe=recipe)
     print(format_table(record))
     if out:
         results.write_json(record, out)

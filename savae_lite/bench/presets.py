@@ -15,6 +15,11 @@ The ``sharing_*`` fields size the machine-sharing measurement (:mod:`~savae_lite
 6 minutes on a quiet 2-core machine; ``quick`` 3 policies, 2 steps in 3 rounds (about 2 minutes); ``tiny`` one
 step of ``ptb-quick``, one round, two policies (seconds, most of them starting the two worker processes). On a
 loaded machine the old policy's steps take several times longer.
+
+The ``mode_steps_*`` fields size the per-mode training-step timing (:mod:`~savae_lite.bench.mode_steps`, run only
+with ``--only mode_steps``): the training preset timed (``--recipe`` overrides it; ``omniglot-paper``, the paper's
+12-layer gated PixelCNN, except ``tiny``: ``omniglot-study-quick``) and the timed steps per mode after one
+warm-up step (3; ``tiny`` 1).
 """
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ class BenchConfig:
     sharing_steps: int = 4  # optimiser steps per measurement
     sharing_rounds: int = 5  # interleaved rounds (every policy alone and loaded once per round)
     sharing_policies: tuple[str, ...] = ("default", "passive", "old", "one-thread", "brief-spin")  # bench.sharing.POLICIES
+    mode_steps_recipe: str = "omniglot-paper"  # training preset whose step is timed per mode (--recipe overrides)
+    mode_steps_rounds: int = 3  # timed steps per mode, one per interleaved round (after one warm-up step each)
 
 
 PRESETS = {
@@ -60,5 +67,6 @@ PRESETS = {
                         text_len=6, text_batch=4, text_data="random", image_model="tiny", image_batch=4,
                         image_data="random", train_batches=2, train_rounds=2, iw_sentences=2, iw_samples=20,
                         iw_max_rows=(40,), iw_repeats=2, memory_limit_gb=1.0, sharing_recipe="ptb-quick",
-                        sharing_steps=1, sharing_rounds=1, sharing_policies=("default", "old")),
+                        sharing_steps=1, sharing_rounds=1, sharing_policies=("default", "old"),
+                        mode_steps_recipe="omniglot-study-quick", mode_steps_rounds=1),
 }
