@@ -42,6 +42,7 @@ class Setting:
     train: dict = field(default_factory=dict)  # TrainConfig overrides
     model: dict = field(default_factory=dict)  # model-size overrides (e.g. word dropout, decoder depth)
     note: str = ""
+    continues: str = ""  # a setting with the same set-up and fewer epochs: start from its finished unit (start_from)
 
 
 Unit = tuple[Setting, int]  # a setting and a seed: one training run
@@ -70,6 +71,15 @@ class Study:
             raise ValueError(f"study {self.name}: unknown setting(s) {unknown}")
         if any(s.seeds > len(self.seeds) for s in self.settings):
             raise ValueError(f"study {self.name}: a setting asks for more seeds than {self.seeds}")
+        by_name = {s.name: s for s in self.settings}
+
+        def set_up(s: Setting) -> tuple:  # what a continued run must share with its source: all but the epochs
+            return s.mode, s.model, {k: v for k, v in s.train.items() if k != "epochs"}
+
+        for s in self.settings:
+            if s.continues and (s.continues not in by_name or set_up(by_name[s.continues]) != set_up(s)):
+                raise ValueError(f"study {self.name}: setting {s.name} continues {s.continues!r}, which must be a "
+                                 "setting with the same mode and overrides except the number of epochs")
 
     def setting(self, name: str) -> Setting:
         """The setting called ``name`` (``ValueError`` naming the choices otherwise)."""
@@ -169,6 +179,8 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
                 log(f"{folder.name}: another worker has it")
                 continue
             log(f"{folder.name}: training ({setting.mode}, seed {seed})")
+            if setting.continues:
+                start_from(work / unit_name(study.setting(setting.continues), seed), folder, log)
             t0 = time.perf_counter()
             Trainer(cfg).fit()
             log(f"{folder.name}: finished in {time.perf_counter() - t0:.0f} s")
@@ -186,6 +198,29 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
         log(f"{len(missing)} unit(s) still running in another worker: {', '.join(missing)}; re-run to collect")
         return None
     return collect(study, base, rows, missing, quick) if rows else None
+
+
+def start_from(source: Path, folder: Path, log: Callable[[str], None] = lambda s: None) -> bool:
+    """Give the unit in ``folder`` the final checkpoints (``last.pt``, ``best.pt``) of the finished unit ``source``,
+    a run of the same set-up and seed with fewer epochs; the Trainer then resumes from them (``train.epochs`` may
+    differ on resume). Every epoch's batch order comes from (seed, epoch) and the noise streams are in the
+    checkpoint, so this equals a fresh run of the longer schedule step for step, when nothing in the set-up
+    depends on the number of epochs (the KL warm-up and learning-rate decay are counted in epochs; a cosine or
+    fraction-of-training schedule would break it). Returns False (nothing copied: the unit trains from its own
+    checkpoint or from scratch) when ``folder`` already has a ``last.pt`` or ``source`` is not finished."""
+    import shutil
+
+    from savae_lite.atomic import atomic_write
+
+    folder, source = Path(folder), Path(source)
+    if (folder / "last.pt").exists() or finished_record(source) is None or not (source / "last.pt").exists():
+        return False
+    for name in ("best.pt", "last.pt"):  # last.pt last: its presence marks a complete copy
+        if (source / name).exists():
+            with open(source / name, "rb") as src, atomic_write(folder / name) as dst:
+                shutil.copyfileobj(src, dst)
+    log(f"{folder.name}: starts from {source.name}'s final checkpoint")
+    return True
 
 
 def _comparable(config: dict) -> dict:

@@ -129,3 +129,31 @@ def test_summarize_without_a_baseline_has_no_cost_ratio():
     (entry,) = study.summarize(rows)
     assert entry["kl"] == 2.0 and entry["kl_sd"] == pytest.approx(2 ** 0.5) and "time_vs_vae" not in entry
     assert study.summarize(rows, baseline="a")[0]["time_vs_vae"] == 1.0
+
+
+def test_a_continued_setting_equals_a_fresh_run_of_the_longer_schedule(tmp_path):
+    """``continues``: the longer setting starts from the shorter one's final checkpoint and ends where a fresh run
+    of the longer schedule ends, step for step; a setting may only continue one with the same set-up."""
+    short, long_ = Setting("vae", "vae"), Setting("vae-long", "vae", train={"epochs": 4}, continues="vae")
+    toy = Study("toy", "ptb-collapse", "ptb-collapse-quick", (short, long_), ())
+    logs = []
+    kw = dict(base=tiny_base(), device="cpu")
+    rec = study.run_study(toy, work_dir=tmp_path / "w", log=logs.append, **kw)
+    assert "vae-long-s1: starts from vae-s1's final checkpoint" in logs
+    fresh = Study("fresh", "ptb-collapse", "ptb-collapse-quick", (Setting("vae-long", "vae", train={"epochs": 4}),),
+                  ())
+    ref = study.run_study(fresh, work_dir=tmp_path / "f", log=None, **kw)
+    cont, alone = rec["rows"][1], ref["rows"][0]
+    assert cont["epochs_run"] == alone["epochs_run"] == 4 and rec["rows"][0]["epochs_run"] == 2
+    drop = ("train_time_s",)
+    assert ([{k: v for k, v in e.items() if k not in drop} for e in cont["history"]]
+            == [{k: v for k, v in e.items() if k not in drop} for e in alone["history"]])
+    assert cont["test"] == alone["test"]
+    assert json.loads((tmp_path / "w" / "vae-long-s1" / "results.json").read_text())["resumed"]  # not retrained
+    assert not study.start_from(tmp_path / "w" / "vae-s1", tmp_path / "w" / "vae-long-s1")  # has its own
+    assert not study.start_from(tmp_path / "nowhere", tmp_path / "x")  # nothing finished to start from
+    for bad in (Setting("b", "savae", train={"epochs": 4}, continues="vae"),
+                Setting("b", "vae", train={"epochs": 4, "lr": 0.5}, continues="vae"),
+                Setting("b", "vae", continues="missing")):
+        with pytest.raises(ValueError, match="continues"):
+            Study("toy", "ptb-collapse", "ptb-collapse-quick", (short, bad), ())
