@@ -161,7 +161,7 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
     count as finished units. ``train=False`` trains nothing and returns the record of the units finished so far,
     with ``complete: False`` and the ``missing_units`` listed (None when no unit has finished). ``base`` and
     ``todo`` replace the study's preset and :func:`units` (a wrapper's own, e.g. in tests)."""
-    from savae_lite.train import Trainer
+    from savae_lite.train import Trainer, TrainingInterrupted
 
     log = log or (lambda s: None)
     base = copy.deepcopy(base) if base is not None else study.base(quick)
@@ -182,8 +182,11 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
             if setting.continues:
                 start_from(work / unit_name(study.setting(setting.continues), seed), folder, log)
             t0 = time.perf_counter()
-            Trainer(cfg).fit()
+            trainer = Trainer(cfg)
+            trainer.fit()
             log(f"{folder.name}: finished in {time.perf_counter() - t0:.0f} s")
+            if trainer.late_stop_signal:  # asked to stop while the unit was tested: stop before the next one
+                raise TrainingInterrupted(trainer.loop.step_count, trainer.late_stop_signal, folder / "last.pt")
     rows, missing = [], []
     for setting, seed in todo:
         name = unit_name(setting, seed)

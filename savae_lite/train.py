@@ -300,9 +300,15 @@ class Trainer:
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = True) -> dict:
         """Train until ``epochs`` or ``lr < min_lr``; then test the best model. Returns the results record.
-        Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (checkpoint written; run again to resume)."""
+        Raises :class:`TrainingInterrupted` after SIGINT/SIGTERM (checkpoint written; run again to resume). A signal
+        that arrives after the last epoch lets the test finish; ``late_stop_signal`` then names it, so that a caller
+        running several trainings (a study) stops before the next one."""
+        self.late_stop_signal = None
         with self._stop_on_signals():
-            return self._fit(resume)
+            out = self._fit(resume)
+            if self._stop_signal is not None:  # it came while the finished run was tested: the run is complete
+                self.late_stop_signal = signal.Signals(self._stop_signal).name
+            return out
 
     def _fit(self, resume: bool) -> dict:
         tc = self.cfg.train

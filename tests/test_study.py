@@ -157,3 +157,27 @@ def test_a_continued_setting_equals_a_fresh_run_of_the_longer_schedule(tmp_path)
                 Setting("b", "vae", continues="missing")):
         with pytest.raises(ValueError, match="continues"):
             Study("toy", "ptb-collapse", "ptb-collapse-quick", (short, bad), ())
+
+
+def test_a_stop_signal_during_a_units_test_stops_the_study_before_the_next_unit(tmp_path, monkeypatch):
+    """SIGTERM while a finished unit is being tested: that unit completes, the study raises TrainingInterrupted
+    instead of starting the next unit, and a re-run goes on from there."""
+    import os
+    import signal
+
+    from savae_lite.train import Trainer, TrainingInterrupted
+
+    real_finish = Trainer._finish
+
+    def finish_with_a_signal(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler only records it
+        return real_finish(self)
+
+    monkeypatch.setattr(Trainer, "_finish", finish_with_a_signal)
+    todo = [(TOY.setting("vae"), 1), (TOY.setting("lm"), 1)]
+    kw = dict(log=None, base=tiny_base(), device="cpu", todo=todo)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM"):
+        study.run_study(TOY, work_dir=tmp_path, **kw)
+    assert study.finished_record(tmp_path / "vae-s1") is not None and not (tmp_path / "lm-s1").exists()
+    monkeypatch.setattr(Trainer, "_finish", real_finish)
+    assert study.run_study(TOY, work_dir=tmp_path, **kw)["complete"]
