@@ -249,8 +249,8 @@ def _omniglot_study() -> RunConfig:
 
     Cost, measured with one thread while two other processes shared the two cores, per step of 50 images: vae
     0.23 s, autoreg 0.17 s, svi 0.77 s, vae+svi 0.94 s, vae+svi+kl 0.99 s, savae 2.5 s; depth 2 / 8: vae 0.15 /
-    0.43 s, savae 1.4 / 3.9 s; evaluation 0.06 s per batch (0.67 s refined), IW 0.44 s per image. The study's 14
-    units: about 7.5 CPU-thread hours, under 4 hours with two workers.
+    0.43 s, savae 1.4 / 3.9 s; evaluation 0.06 s per batch (0.67 s refined), IW 0.44 s per image. The study's 16
+    units (:mod:`savae_lite.latent_use`): about 9 CPU-thread hours, under 5 hours with two workers.
 
     (Lists, not tuples, in ``model``: the config must equal itself after a JSON round trip, so that a record's
     rows can be re-used.)
