@@ -11,7 +11,7 @@ for)::
 
 and on a CPU with a small recipe, e.g. ``savae-lite bench --only mode_steps --tiny --recipe omniglot-study-quick``.
 
-**Workload.** The recipe is a training preset (:data:`savae_lite.config.PRESETS`, ``--recipe``; default
+**Workload.** The recipe is a training preset (:func:`savae_lite.config.preset`; ``--recipe``; default
 ``BenchConfig.mode_steps_recipe``). For each of the six modes of Kim et al. (``MODES``: ``autoreg``, ``vae``,
 ``svi``, ``vae+svi``, ``vae+svi+kl``, ``savae``; ``aggressive`` is left out: its extra encoder steps depend on the
 training state) the recipe's :class:`~savae_lite.config.RunConfig` with that mode gives the model
