@@ -26,7 +26,7 @@ module                         what it holds
 ``--only PART`` (repeatable) runs some of the parts: ``savae_step``, ``loop_vs_bare``, ``iw_nll``, ``sharing``,
 ``mode_steps``. The first four run by default; ``mode_steps`` (minutes per step at the paper's image size on a
 CPU) runs only with ``--only mode_steps``, e.g. on a GPU
-``savae-lite bench --only mode_steps --recipe omniglot-paper --device cuda --out results/omniglot-paper-steps.json``.
+``savae-lite bench --only mode_steps --recipe omniglot-paper --device cuda`` (``--out FILE`` to keep it).
 
 Every timed quantity is repeated and reported as its median with the interquartile range (``*_q25``,
 ``*_q75``, ``*_iqr`` fields); every ratio is formed from measurements interleaved in time. The machine's load

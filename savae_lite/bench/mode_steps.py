@@ -7,7 +7,8 @@ recipes work the same way).
 Command (the paper's Omniglot set-up on a GPU; not part of a plain ``savae-lite bench``, it runs only when asked
 for)::
 
-    savae-lite bench --only mode_steps --recipe omniglot-paper --device cuda --out results/omniglot-paper-steps.json
+    savae-lite bench --only mode_steps --recipe omniglot-paper --device cuda \\
+        --out results/omniglot-paper-steps.json
 
 and on a CPU with a small recipe, e.g. ``savae-lite bench --only mode_steps --tiny --recipe omniglot-study-quick``.
 
