@@ -214,9 +214,9 @@ def _cmd_eval(args) -> int:
     if args.max_examples is not None:
         batches = spread_subset(batches, args.max_examples)
     set_seed(seed)  # test-time SVI and the IW-NLL sample z: the same seed gives the same numbers
-    out = {"checkpoint": str(args.checkpoint), "split": args.split, "seed": seed,
+    out = {"checkpoint": str(args.checkpoint), "split": args.split, "seed": seed, "max_examples": args.max_examples,
            **test_report(model, batches, cfg.train.mode, cfg.test_svi(), iw_samples=args.iw_samples,
-                         device=device)}
+                         device=device, part_of_split=args.max_examples is not None)}
     print(json.dumps(out, indent=1))
     if args.out:
         from savae_lite.results import environment, write_json

@@ -125,19 +125,23 @@ def evaluate(model, batches: Iterable[torch.Tensor], *, refine: SVIConfig | None
     return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}
 
 
-def _selection(subset: dict, whole: dict) -> str:
-    return "the whole split" if subset["examples"] == whole["examples"] else "spread evenly over the split"
+def _selection(subset: dict, whole: dict, part_of_split: bool) -> str:
+    if part_of_split or subset["examples"] != whole["examples"]:
+        return "spread evenly over the split"
+    return "the whole split"
 
 
 def test_report(model, batches: list[torch.Tensor], mode: str | Mode, refine: SVIConfig, *, iw_samples: int = 0,
-                iw_max_examples: int | None = None, device: torch.device | None = None) -> dict:
+                iw_max_examples: int | None = None, device: torch.device | None = None,
+                part_of_split: bool = False) -> dict:
     """The final report of a trained model on a split, as the trainer and ``savae-lite eval`` write it.
 
     Keys: ``exact`` (a model without z; with ``iw_samples`` > 0 also ``iw``: its exact NLL on the examples the
     latent models' IW-NLL uses); otherwise ``no_refine`` (lambda_0 from the encoder, when the mode has
     one), ``refine`` (lambda_0 refined by ``refine.steps`` SVI steps) and, with ``iw_samples`` > 0, ``iw``: the
     IW-NLL on ``iw_max_examples`` examples spread evenly over the split, with the mode's own test-time q
-    (refined for the modes that refine) as proposal.
+    (refined for the modes that refine) as proposal. ``part_of_split``: ``batches`` are already a subset spread
+    over the split (``savae-lite eval --max-examples``), so no selection is labelled "the whole split".
     """
     m = get_mode(mode)
     if not model.is_latent:  # exact; also on the IW-NLL's examples, so that it compares with the latent models
@@ -145,7 +149,7 @@ def test_report(model, batches: list[torch.Tensor], mode: str | Mode, refine: SV
         if iw_samples > 0:
             subset = evaluate(model, spread_subset(batches, iw_max_examples), device=device)
             out["iw"] = {"iw_nll": subset["nll"], "ppl_iw": subset["ppl"], "iw_samples": 0,
-                         "examples": subset["examples"], "selection": _selection(subset, out["exact"]),
+                         "examples": subset["examples"], "selection": _selection(subset, out["exact"], part_of_split),
                          "proposal": "none: the exact NLL of a model without z"}
         return out
     out = {}
@@ -159,7 +163,7 @@ def test_report(model, batches: list[torch.Tensor], mode: str | Mode, refine: SV
                       device=device)
         out["iw"] = {"iw_nll": iw["iw_nll"], "ppl_iw": iw["ppl_iw"], "iw_samples": iw_samples,
                      "examples": iw["examples"],
-                     "selection": _selection(iw, out["refine"]),
+                     "selection": _selection(iw, out["refine"], part_of_split),
                      "proposal": "refined" if m.refines else "encoder",
                      "nll_bound_same_examples": iw["nll_bound"], "bound_minus_iw_se": iw["bound_minus_iw_se"]}
     return out

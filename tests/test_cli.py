@@ -55,9 +55,12 @@ def test_quick_train_then_eval(tmp_path, capsys):
     record = json.loads((out / "results.json").read_text())
     assert record["status"] == "finished" and record["dataset"]["dataset"] == "ptb"
     capsys.readouterr()
-    assert main(["eval", str(out / "best.pt"), "--max-examples", "8", "--out", str(tmp_path / "e.json")]) == 0
+    assert main(["eval", str(out / "best.pt"), "--max-examples", "8", "--iw-samples", "2",
+                 "--out", str(tmp_path / "e.json")]) == 0
     metrics = json.loads((tmp_path / "e.json").read_text())
     assert metrics["refine"]["examples"] == 8 and metrics["no_refine"]["nll_bound"] > 0
+    assert metrics["max_examples"] == 8 and metrics["iw"]["examples"] == 8
+    assert metrics["iw"]["selection"] == "spread evenly over the split"  # 8 of the split, not all of it
 
 
 @pytest.mark.parametrize("argv,match", [
