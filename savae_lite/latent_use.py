@@ -10,7 +10,8 @@ measure. The training modes repeat the paper's Omniglot table (``autoreg`` .. ``
 KL warm-up from 0.1); the depth sweep trains ``vae`` and ``savae`` with shallower and deeper decoders (one seed
 each): a decoder that sees less of the image has more to gain from z; ``vae-long`` trains the VAE 2.5 times
 longer (one seed), because the preset stops while the validation bound still falls (``savae-long`` is defined by
-:func:`long_settings` but not in the study: about two CPU-hours more than the suite's budget on 2 cores). The machinery (units, claim lock, resuming, partial records, summary) is :mod:`savae_lite.study`'s.
+:func:`long_settings` but not in the study: about two CPU-hours more than the suite's budget on 2 cores). The
+machinery (units, claim lock, resuming, partial records, summary) is :mod:`savae_lite.study`'s.
 """
 from __future__ import annotations
 
