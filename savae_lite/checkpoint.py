@@ -1,8 +1,10 @@
 """Checkpoints that never lose work: written atomically (:mod:`savae_lite.atomic`), loaded with
 ``weights_only=True`` (no arbitrary unpickling), checked against the run's config on resume.
 
-Every checkpoint written by :func:`atomic_save` carries a ``"checksum"``: the SHA-256 of all its tensors (their
-place in the checkpoint, dtype, shape and raw bytes, walked in order). :func:`load` recomputes it, so a file
+Every checkpoint written by :func:`atomic_save` carries a ``"checksum"``: the SHA-256 of everything in it (each
+tensor's place, dtype, shape and raw bytes; every other value's place, type and ``repr``, walked in order), so a
+flipped bit in the resume position counts as damage as much as one in a weight (checkpoints of older versions
+carry a checksum of their tensors only, verified as such). :func:`load` recomputes it, so a file
 whose tensors were silently damaged on disk is refused instead of resuming from garbage. Files written before
 checksums existed still load, with a warning.
 
@@ -23,29 +25,41 @@ from savae_lite.atomic import atomic_write
 CHECKSUM_KEY = "checksum"
 
 
-def _hash_tensors(obj, digest, where: str) -> None:
-    """Feed every tensor inside ``obj`` (dicts, lists and tuples walked in order) to ``digest``."""
+FULL = "full:"  # prefix of a checksum over everything in the checkpoint (tensors and all other values)
+
+
+def _hash(obj, digest, where: str, everything: bool) -> None:
+    """Feed every tensor inside ``obj`` (dicts, lists and tuples walked in order) to ``digest``; with
+    ``everything`` also every other value (its type and ``repr``: numbers, strings, None, ...)."""
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{where}|{obj.dtype}|{tuple(obj.shape)}|".encode())
         if t.numel():
             digest.update(t.view(torch.uint8).numpy())  # the raw bytes, without a copy
     elif isinstance(obj, dict):
+        if everything:
+            digest.update(f"{where}|dict|{len(obj)}|".encode())
         for k, v in obj.items():
-            _hash_tensors(v, digest, f"{where}/{k!r}")
+            _hash(v, digest, f"{where}/{k!r}", everything)
     elif isinstance(obj, (list, tuple)):
+        if everything:
+            digest.update(f"{where}|{type(obj).__name__}|{len(obj)}|".encode())
         for i, v in enumerate(obj):
-            _hash_tensors(v, digest, f"{where}/{i}")
+            _hash(v, digest, f"{where}/{i}", everything)
+    elif everything:
+        digest.update(f"{where}|{type(obj).__name__}|{obj!r}|".encode())
 
 
-def tensor_checksum(obj) -> str:
-    """SHA-256 (hex) over the tensors of a checkpoint dict, leaving out its own ``"checksum"`` entry."""
+def tensor_checksum(obj, everything: bool = True) -> str:
+    """SHA-256 (hex) of a checkpoint dict, leaving out its own ``"checksum"`` entry: over everything in it,
+    prefixed ``full:`` (the default, what :func:`atomic_save` stores), or over its tensors only (``everything=
+    False``: how earlier checkpoints were summed; :func:`verify` still reads them)."""
     digest = hashlib.sha256()
     items = obj.items() if isinstance(obj, dict) else [("", obj)]
     for k, v in items:
         if k != CHECKSUM_KEY:
-            _hash_tensors(v, digest, repr(k))
-    return digest.hexdigest()
+            _hash(v, digest, repr(k), everything)
+    return (FULL if everything else "") + digest.hexdigest()
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
@@ -69,9 +83,11 @@ def verify(ck, path: str | os.PathLike) -> None:
         warnings.warn(f"checkpoint {path} has no checksum (written by an older savae-lite); loaded without "
                       "verifying its tensors", UserWarning, stacklevel=3)
         return
-    if stored != tensor_checksum(ck):
-        raise ValueError(f"checkpoint {path}: checksum mismatch (a corrupted file?): its tensors are not the ones "
-                         "that were saved")
+    full = isinstance(stored, str) and stored.startswith(FULL)
+    if stored != tensor_checksum(ck, everything=full):
+        what = "its contents are" if full else "its tensors are"
+        raise ValueError(f"checkpoint {path}: checksum mismatch (a corrupted file?): {what} not the ones that were "
+                         "saved")
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:

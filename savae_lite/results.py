@@ -5,6 +5,7 @@ A record names its config, seed, device, torch version, git commit, data set, wa
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -40,10 +41,47 @@ def environment(device: torch.device | str) -> dict:
     return env
 
 
+def non_finite(obj, prefix: str = "") -> list[str]:
+    """Dotted paths of the NaN and infinite floats inside ``obj`` (dicts and lists walked in order), e.g.
+    ``['test.refine.mi']``."""
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [prefix or "value"]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in non_finite(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(obj, (list, tuple)):
+        return [p for i, v in enumerate(obj) for p in non_finite(v, f"{prefix}[{i}]")]
+    return []
+
+
+def strict(obj):
+    """A copy of ``obj`` with every non-finite float replaced by None (strict JSON has no NaN or Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def _lookup(obj, path: str):
+    """The value at a dotted path of :func:`non_finite` (for the record of what was replaced)."""
+    for part in path.replace("[", ".[").split("."):
+        obj = obj[int(part[1:-1])] if part.startswith("[") else obj[part]
+    return obj
+
+
 def write_json(obj: dict, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (pretty-printed, keys in insertion order, permission 0644); return the path."""
+    """Write strict JSON atomically (pretty-printed, keys in insertion order, permission 0644); return the path.
+
+    A non-finite float becomes ``null``, and the record gains ``"non_finite": {path: "nan" | "inf" | "-inf"}``
+    naming each one, so the file parses everywhere and still says why a number is missing."""
+    bad = non_finite(obj)
+    if bad:
+        reasons = {p: repr(float(_lookup(obj, p))) for p in bad}
+        obj = {**strict(obj), "non_finite": {**obj.get("non_finite", {}), **reasons}}
     with atomic_write(path, "w") as fh:
-        json.dump(obj, fh, indent=1, default=str)
+        json.dump(obj, fh, indent=1, default=str, allow_nan=False)
         fh.write("\n")
     return Path(path)
 

@@ -5,17 +5,22 @@ collected into one JSON record.
 Chapters: *Text VAEs and posterior collapse* (:mod:`savae_lite.collapse`) and *Image VAEs with a gated PixelCNN
 decoder* (:mod:`savae_lite.latent_use`).
 
-Each unit (a setting and a seed) trains in ``work_dir/<unit>/``: a re-run of the same command resumes a killed
-unit from its ``last.pt`` and skips finished ones, so a study may take several sittings. Several processes may run
-the same command at once: each unit is claimed with an OS file lock (released when its process ends, even by a
-kill), so two workers never train the same unit; the run that finds every unit finished writes the record. The
-rows of an earlier record of the same set-up count as finished units (a study survives the loss of its work
-folder), and ``train=False`` writes the record of the units finished so far (``complete: False``).
+Each unit (a setting and a seed) trains in ``work_dir/<unit>-<key>/``, where the key
+(:func:`savae_lite.keys.config_key`) covers everything that decides the unit's result: its whole config, seed
+included, and whether the study runs in quick mode. A re-run of the same command resumes a killed unit from its
+``last.pt`` and skips finished ones, so a study may take several sittings; a changed set-up (another seed, quick
+instead of full, another K) has another key and trains afresh in its own folder, so a unit is never reused for a
+set-up that did not produce it. Several processes may run the same command at once: each unit is claimed with an
+OS file lock (:mod:`savae_lite.locks`; released when its process ends, even by a kill), so two workers never train
+the same unit; the run that finds every unit finished writes the record. The rows of an earlier record count as
+finished units when their key matches (a study survives the loss of its work folder), and ``train=False`` writes
+the record of the units finished so far (``complete: False``).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import statistics
 import time
@@ -23,14 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from savae_lite import results
+from savae_lite import keys, locks, results
 from savae_lite.config import RunConfig, preset
 from savae_lite.modes import get_mode
-
-try:  # POSIX; elsewhere a unit is not protected against a second worker
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 @dataclass(frozen=True)
 class Setting:
@@ -111,45 +111,49 @@ def unit_name(setting: Setting, seed: int) -> str:
     return f"{setting.name.replace('+', '_')}-s{seed}"
 
 
-def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path) -> RunConfig:
-    """``base`` with the setting's mode and overrides, the seed, and ``work_dir/<unit>`` as out_dir."""
+def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path, quick: bool = False) -> RunConfig:
+    """``base`` with the setting's mode and overrides, the seed, and ``work_dir/<unit>-<key>`` as out_dir
+    (:func:`unit_key`)."""
     cfg = copy.deepcopy(base)
     cfg.train.mode, cfg.train.seed = setting.mode, seed
     for key, value in setting.train.items():
         setattr(cfg.train, key, value)
     cfg.model.update(setting.model)
-    cfg.train.out_dir = str(Path(work_dir) / unit_name(setting, seed))
     cfg.train.progress = False
+    cfg.train.out_dir = str(Path(work_dir) / f"{unit_name(setting, seed)}-{unit_key(cfg, quick)}")
     return cfg
+
+
+def unit_key(cfg: RunConfig, quick: bool) -> str:
+    """The key of everything that decides a unit's result: its config (seed included) and quick mode."""
+    return keys.config_key(cfg.to_dict(), quick=quick)
 
 
 @contextlib.contextmanager
 def claimed(folder: Path):
     """Yield True when this process holds ``folder/claim.lock`` (False: another worker trains this unit)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield True
-        return
-    with open(folder / "claim.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with locks.try_lock(folder, locks.CLAIM_LOCK) as mine:
+        yield mine
 
 
-def finished_record(folder: Path) -> dict | None:
-    """The unit's ``results.json`` when its run has finished (else None)."""
+def finished_record(folder: Path, expected: RunConfig | None = None) -> dict | None:
+    """The unit's ``results.json`` when its run has finished (else None). With ``expected``, a finished record
+    written by another set-up is a ValueError naming the differences (never a silently reused result)."""
     path = Path(folder) / "results.json"
     if not path.exists():
         return None
-    rec = json.loads(path.read_text())
-    return rec if rec.get("status") == "finished" else None
+    try:
+        rec = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path}: not a readable run record ({err}); delete the folder to train it again") from None
+    if rec.get("status") != "finished":
+        return None
+    if expected is not None:
+        diffs = keys.differences(rec.get("config", {}), expected.to_dict())
+        if diffs:
+            raise ValueError(f"{path} was written by another set-up than this unit's ({'; '.join(diffs)}); "
+                             "delete the folder or use another work folder")
+    return rec
 
 
 def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir: str | Path | None = None,
@@ -168,19 +172,20 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
     base.train.device = device
     work = Path(work_dir if work_dir is not None else Path("runs") / f"{study.name}.units")
     todo = todo if todo is not None else units(study, quick)
-    reuse = reusable_rows(study, previous, base)
+    reuse = reusable_rows(study, previous, base, quick)
     for setting, seed in todo if train else ():
-        cfg = unit_config(base, setting, seed, work)
+        cfg = unit_config(base, setting, seed, work, quick)
         folder = Path(cfg.train.out_dir)
-        if folder.name in reuse or finished_record(folder) is not None:
+        if unit_name(setting, seed) in reuse or finished_record(folder, cfg) is not None:
             continue
         with claimed(folder) as mine:
-            if not mine or finished_record(folder) is not None:
+            if not mine or finished_record(folder, cfg) is not None:
                 log(f"{folder.name}: another worker has it")
                 continue
             log(f"{folder.name}: training ({setting.mode}, seed {seed})")
             if setting.continues:
-                start_from(work / unit_name(study.setting(setting.continues), seed), folder, log)
+                source = unit_config(base, study.setting(setting.continues), seed, work, quick)
+                start_from(Path(source.train.out_dir), folder, log)
             t0 = time.perf_counter()
             trainer = Trainer(cfg)
             trainer.fit()
@@ -189,10 +194,10 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
                 raise TrainingInterrupted(trainer.loop.step_count, trainer.late_stop_signal, folder / "last.pt")
     rows, missing = [], []
     for setting, seed in todo:
-        name = unit_name(setting, seed)
-        rec = finished_record(work / name)
+        name, cfg = unit_name(setting, seed), unit_config(base, setting, seed, work, quick)
+        rec = finished_record(cfg.train.out_dir, cfg)
         if rec is not None:
-            rows.append(unit_row(setting, seed, rec, work / name))
+            rows.append({**unit_row(setting, seed, rec, Path(cfg.train.out_dir)), "key": unit_key(cfg, quick)})
         elif name in reuse:
             rows.append({**reuse[name], **headline(reuse[name]["test"], setting.mode)})
         else:
@@ -226,23 +231,35 @@ def start_from(source: Path, folder: Path, log: Callable[[str], None] = lambda s
     return True
 
 
-def _comparable(config: dict) -> dict:
-    """A config without the fields that do not change a unit's result (device, folders, progress, threads)."""
-    out = copy.deepcopy(config)
-    for key in ("device", "out_dir", "progress", "threads"):
-        out.get("train", {}).pop(key, None)
-    out.get("data", {}).pop("data_dir", None)
-    return out
+def plain(overrides: dict) -> dict:
+    """A setting's overrides as JSON values (an :class:`~savae_lite.svi.SVIConfig` as its dict of fields)."""
+    return {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in overrides.items()}
 
 
-def reusable_rows(study: Study, previous: dict | None, base: RunConfig) -> dict[str, dict]:
-    """The rows of ``previous`` by unit name, when it is a record of this study on the same base set-up
-    (else none)."""
+def reusable_rows(study: Study, previous: dict | None, base: RunConfig, quick: bool = False) -> dict[str, dict]:
+    """The rows of ``previous`` (an earlier record of this study) that count as finished units, by unit name:
+    a row whose ``key`` equals the key of the unit this study would train now. A row of an older record without
+    a key counts when the record's quick flag and base set-up are this run's and its setting's overrides are
+    unchanged."""
     if not previous or previous.get("experiment") != study.name:
         return {}
-    if _comparable(previous["config"]) != _comparable(base.to_dict()):
-        return {}
-    return {r["unit"]: r for r in previous.get("rows", []) if "unit" in r}
+    names = {s.name: s for s in study.settings}
+    legacy = (bool(previous.get("quick")) == quick and not keys.differences(previous["config"], base.to_dict()))
+    before = {s["name"]: s for s in previous.get("settings", [])}
+    out = {}
+    for row in previous.get("rows", []):
+        setting = names.get(row.get("setting"))
+        if setting is None or "unit" not in row:
+            continue
+        if "key" in row:
+            ok = row["key"] == unit_key(unit_config(base, setting, row["seed"], Path("."), quick), quick)
+        else:
+            old = before.get(setting.name, {})
+            same = json.loads(json.dumps([setting.mode, setting.train, setting.model], default=str))
+            ok = legacy and same == [old.get("mode"), old.get("train"), old.get("model")]
+        if ok:
+            out[row["unit"]] = row
+    return out
 
 
 # ----- the record ---------------------------------------------------------------------------------------
@@ -332,8 +349,8 @@ def collect(study: Study, base: RunConfig, rows: list[dict], missing: list[str],
     names = {r["setting"] for r in rows}
     return {"experiment": study.name, "quick": quick, "complete": not missing, "missing_units": missing,
             "config": base.to_dict(), "dataset": rows[0].get("dataset"),
-            "settings": [{"name": s.name, "mode": s.mode, "seeds": s.seeds, "train": s.train, "model": s.model,
-                          "note": s.note} for s in study.settings if s.name in names],
+            "settings": [{"name": s.name, "mode": s.mode, "seeds": s.seeds, "train": plain(s.train),
+                          "model": s.model, "note": s.note} for s in study.settings if s.name in names],
             "rows": rows, "summary": summarize(rows, study.baseline),
             "compute_time_s": round(sum(r["wall_time_s"] for r in rows), 1),
             "git_commits": sorted({r["git_commit"] for r in rows}), "environment": rows[0]["environment"],

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from savae_lite import checkpoint, results
+from savae_lite import checkpoint, locks, results
 from savae_lite.distributed import Distributed, rank_seed
 from savae_lite.atomic import remove_stale_temporaries
 from savae_lite.build import build_data, build_model
@@ -59,6 +59,12 @@ class TrainingInterrupted(Exception):
         super().__init__(f"interrupted at step {step}; resume with the same command (by {signal_name}; "
                          f"checkpoint {last})")
         self.step, self.signal = step, signal_name
+
+
+class TrainingDiverged(FloatingPointError):
+    """The run diverged (non-finite validation or test metrics, or most of an epoch's batches skipped as
+    non-finite): ``results.json`` says ``"status": "diverged"`` with the reason, and no test result is reported
+    as if it were one."""
 
 
 class Trainer:
@@ -89,6 +95,7 @@ class Trainer:
         self.history: list[dict] = []
         self.record: dict = {}
         self._stop_signal: int | None = None  # set by the SIGINT/SIGTERM handler while fit runs
+        self._phase = "train"  # "test" once the final test has begun (the stop signal's message)
         self._last_save = time.monotonic()  # when last.pt was last written (the checkpoint_minutes rule)
 
     @property
@@ -276,8 +283,10 @@ class Trainer:
                 raise KeyboardInterrupt(f"second stop signal ({name}): stopped at once; the checkpoint on disk "
                                         "is the last complete one")
             self._stop_signal = signum
-            print(f"savae-lite: {name} received, stopping after the current step (send it again to stop at "
-                  "once)", file=sys.stderr, flush=True)
+            what = ("finishing the test of the trained model (send it again to stop at once; the same command "
+                    "then tests again)" if self._phase == "test" else
+                    "stopping after the current step (send it again to stop at once)")
+            print(f"savae-lite: {name} received, {what}", file=sys.stderr, flush=True)
 
         previous = {}
         try:
@@ -304,7 +313,8 @@ class Trainer:
         that arrives after the last epoch lets the test finish; ``late_stop_signal`` then names it, so that a caller
         running several trainings (a study) stops before the next one."""
         self.late_stop_signal = None
-        with self._stop_on_signals():
+        lock = locks.locked(self.out, locks.RUN_LOCK) if self.is_main else contextlib.nullcontext()
+        with lock, self._stop_on_signals():  # one run at a time in a folder (rank 0 holds it for all ranks)
             out = self._fit(resume)
             if self._stop_signal is not None:  # it came while the finished run was tested: the run is complete
                 self.late_stop_signal = signal.Signals(self._stop_signal).name
@@ -336,12 +346,37 @@ class Trainer:
             totals = self._train_epoch(epoch, batches)
             t0 = time.perf_counter()
             val = self._validate()
+            reason = self._divergence(totals, len(batches), val, epoch + 1)
             self._end_epoch(epoch, totals, val, time.perf_counter() - t0)
+            if reason:
+                self._diverge(reason)
             self.save_last()
             self._write_record({**self.record, "epochs": self.history})
             if self._stop_requested()[1]:  # the signal came during validation: last.pt is already written
                 self._interrupt(save=False)
         return self._finish()
+
+    def _divergence(self, totals: EpochTotals, batches: int, val: dict, epoch: int) -> str | None:
+        """Why the run counts as diverged after ``epoch`` (None when it does not): a non-finite validation
+        metric, or more than half of the epoch's batches skipped for a non-finite loss or gradient
+        (``--on-nan skip``). Skipped batches are reported on stderr either way."""
+        if totals.skipped and self.is_main:
+            print(f"savae-lite: epoch {epoch}: {totals.skipped} of {batches} batches skipped (non-finite loss or "
+                  "gradient)", file=sys.stderr, flush=True)
+        bad = results.non_finite(val)
+        if bad:
+            return f"validation {', '.join(bad)} not finite after epoch {epoch}"
+        if totals.skipped * 2 > batches:
+            return f"{totals.skipped} of the {batches} batches of epoch {epoch} were skipped as non-finite"
+        return None
+
+    def _diverge(self, reason: str) -> None:
+        """Record ``"status": "diverged"`` with ``reason`` and stop (the checkpoints on disk stay the last good
+        ones)."""
+        self._write_record({**self.record, "status": "diverged", "diverged": reason, "finished": results.stamp(),
+                            "epochs": self.history})
+        raise TrainingDiverged(f"the run diverged: {reason} (mode {self.cfg.train.mode!r}, lr {self.cfg.train.lr}); "
+                               f"results.json says status 'diverged'; try a smaller --lr")
 
     def _lr_exhausted(self) -> bool:
         """The schedule has decayed the learning rate below ``min_lr`` (the original's stop rule)."""
@@ -407,9 +442,19 @@ class Trainer:
         if best.exists():
             self.model.load_state_dict(checkpoint.load(best, map_location=self.device)["model"])
         t0 = time.perf_counter()
-        out = test_report(self.model, self.splits.test, tc.mode, self.cfg.test_svi(), iw_samples=tc.iw_samples,
-                          iw_max_examples=tc.iw_max_examples, device=self.device)
+        self._phase = "test"
+        try:
+            out = test_report(self.model, self.splits.test, tc.mode, self.cfg.test_svi(),
+                              iw_samples=tc.iw_samples, iw_max_examples=tc.iw_max_examples, device=self.device)
+        except KeyboardInterrupt:  # a second signal during the test: the same command tests again
+            self._write_record({**self.record, "status": "interrupted", "interrupted": results.stamp(),
+                                "interrupted_during": "test", "epochs": self.history})
+            raise TrainingInterrupted(self.loop.step_count, signal.Signals(self._stop_signal or signal.SIGINT).name,
+                                      self.out / "last.pt") from None
         test_time = time.perf_counter() - t0
+        bad = results.non_finite(out)
+        if bad:
+            self._diverge(f"test {', '.join(bad)} not finite")
         epochs = self.history
         self.record.update({
             "status": "finished", "finished": results.stamp(), "epochs": epochs, "test": out,

@@ -28,7 +28,7 @@ def test_unit_config_applies_the_setting(tmp_path):
     by_name = {s.name: s for s in collapse.SETTINGS}
     cfg = collapse.unit_config(base, by_name["vae+word-dropout"], 2, tmp_path)
     assert cfg.train.mode == "vae" and cfg.train.seed == 2 and cfg.model["word_dropout"] == collapse.WORD_DROPOUT
-    assert cfg.train.out_dir == str(tmp_path / "vae_word-dropout-s2") and not cfg.train.progress
+    assert cfg.train.out_dir.startswith(str(tmp_path / "vae_word-dropout-s2-")) and not cfg.train.progress
     plain = collapse.unit_config(base, by_name["vae"], 1, tmp_path)
     assert plain.train.kl_start == 1.0 and base.train.kl_start == 0.1  # the base is not modified
     assert "word_dropout" not in base.model
@@ -90,7 +90,7 @@ def test_collect_waits_for_units_held_elsewhere(tmp_path, monkeypatch):
     monkeypatch.setattr(collapse, "preset", tiny_base)
     only = [(s, 1) for s in collapse.SETTINGS if s.name == "vae+anneal"]
     monkeypatch.setattr(collapse, "units", lambda quick=False: only)
-    folder = tmp_path / collapse.unit_name(*only[0])
+    folder = collapse.unit_config(tiny_base("x"), *only[0], tmp_path).train.out_dir
     with collapse.claimed(folder):
         assert collapse.run_collapse(work_dir=tmp_path, log=None) is None
 
@@ -121,9 +121,9 @@ def test_partial_record_and_resume_from_the_record_alone(tmp_path, monkeypatch):
     assert trained == ["vae"] and full["complete"] and len(full["rows"]) == 2
     assert full["rows"][0]["test"] == first["rows"][0]["test"]
 
-    other = json.loads(json.dumps(part))
-    other["config"]["train"]["lr"] = 0.5  # another set-up: its rows are not this suite's
-    assert collapse.reusable_rows(other, tiny_base("x")) == {}
+    other = tiny_base("x")
+    other.train.lr = 0.5  # another set-up: the record's rows are not its units
+    assert collapse.reusable_rows(part, other) == {}
     assert set(collapse.reusable_rows(part, tiny_base("x"))) == {collapse.unit_name(*two[0])}
 
 
@@ -134,7 +134,7 @@ def test_an_older_language_model_record_gets_its_subset_nll_when_collected(tmp_p
     lm_setting = [s for s in collapse.SETTINGS if s.name == "autoreg"]
     monkeypatch.setattr(collapse, "units", lambda quick=False: [(lm_setting[0], 1)])
     rec = collapse.run_collapse(work_dir=tmp_path, log=None)
-    folder = tmp_path / collapse.unit_name(lm_setting[0], 1)
+    folder = Path(collapse.unit_config(tiny_base("x"), lm_setting[0], 1, tmp_path).train.out_dir)
     saved = json.loads((folder / "results.json").read_text())
     new_iw = saved["test"].pop("iw")
     (folder / "results.json").write_text(json.dumps(saved))

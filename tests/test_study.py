@@ -2,6 +2,7 @@
 names, configs, the claim lock, partial records, re-use of an earlier record's rows and the summary over seeds."""
 import json
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,11 @@ def tiny_base():
     return cfg
 
 
+def folder(work, name, seed, base=None, quick=False, toy=None):
+    """The work folder of unit (``name``, ``seed``): ``<unit>-<key>``."""
+    return Path(study.unit_config(base or tiny_base(), (toy or TOY).setting(name), seed, work, quick).train.out_dir)
+
+
 def test_units_order_first_seeds_then_later_seeds_then_single_seed_settings():
     order = [(s.name, seed) for s, seed in study.units(TOY)]
     assert order == [("vae", 1), ("savae", 1), ("vae", 2), ("savae", 2), ("savae", 3), ("lm", 1), ("vae+cold", 1)]
@@ -56,7 +62,7 @@ def test_unit_config_applies_overrides_without_touching_the_base(tmp_path):
     base = tiny_base()
     cfg = study.unit_config(base, TOY.setting("vae+cold"), 2, tmp_path)
     assert (cfg.train.mode, cfg.train.seed, cfg.train.kl_start) == ("vae", 2, 1.0)
-    assert cfg.train.out_dir == str(tmp_path / "vae_cold-s2") and not cfg.train.progress
+    assert cfg.train.out_dir == str(tmp_path / f"vae_cold-s2-{study.unit_key(cfg, False)}") and not cfg.train.progress
     assert study.unit_config(base, TOY.setting("savae"), 1, tmp_path).model["dec_hidden"] == 6
     assert base.train.kl_start == 0.1 and base.model["dec_hidden"] == 8 and base.train.progress
 
@@ -81,7 +87,7 @@ def test_run_partial_resume_reuse_and_summary(tmp_path, monkeypatch):
     kw = dict(log=None, base=tiny_base(), device="cpu")
     first = study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo[:1], **kw)
     assert first["experiment"] == "toy" and first["complete"] and first["missing_units"] == []
-    with study.claimed(tmp_path / "w1" / "vae-s2"):  # another worker trains it
+    with study.claimed(folder(tmp_path / "w1", "vae", 2)):  # another worker trains it
         assert study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo[:2], **kw) is None
     part = study.run_study(TOY, work_dir=tmp_path / "w1", todo=todo, train=False, **kw)
     assert not part["complete"] and part["missing_units"] == ["vae-s2", "lm-s1"]
@@ -93,7 +99,7 @@ def test_run_partial_resume_reuse_and_summary(tmp_path, monkeypatch):
 
     class Spy(real):
         def fit(self, *a, **k):
-            trained.append(self.cfg.train.out_dir.rsplit("/", 1)[-1])
+            trained.append(self.cfg.train.out_dir.rsplit("/", 1)[-1].rsplit("-", 1)[0])
             return super().fit(*a, **k)
 
     monkeypatch.setattr("savae_lite.train.Trainer", Spy)
@@ -139,7 +145,9 @@ def test_a_continued_setting_equals_a_fresh_run_of_the_longer_schedule(tmp_path)
     logs = []
     kw = dict(base=tiny_base(), device="cpu")
     rec = study.run_study(toy, work_dir=tmp_path / "w", log=logs.append, **kw)
-    assert "vae-long-s1: starts from vae-s1's final checkpoint" in logs
+    w = tmp_path / "w"
+    assert f"{folder(w, 'vae-long', 1, toy=toy).name}: starts from {folder(w, 'vae', 1, toy=toy).name}'s final " \
+        "checkpoint" in logs
     fresh = Study("fresh", "ptb-collapse", "ptb-collapse-quick", (Setting("vae-long", "vae", train={"epochs": 4}),),
                   ())
     ref = study.run_study(fresh, work_dir=tmp_path / "f", log=None, **kw)
@@ -149,8 +157,8 @@ def test_a_continued_setting_equals_a_fresh_run_of_the_longer_schedule(tmp_path)
     assert ([{k: v for k, v in e.items() if k not in drop} for e in cont["history"]]
             == [{k: v for k, v in e.items() if k not in drop} for e in alone["history"]])
     assert cont["test"] == alone["test"]
-    assert json.loads((tmp_path / "w" / "vae-long-s1" / "results.json").read_text())["resumed"]  # not retrained
-    assert not study.start_from(tmp_path / "w" / "vae-s1", tmp_path / "w" / "vae-long-s1")  # has its own
+    assert json.loads((folder(w, "vae-long", 1, toy=toy) / "results.json").read_text())["resumed"]  # not retrained
+    assert not study.start_from(folder(w, "vae", 1, toy=toy), folder(w, "vae-long", 1, toy=toy))  # has its own
     assert not study.start_from(tmp_path / "nowhere", tmp_path / "x")  # nothing finished to start from
     for bad in (Setting("b", "savae", train={"epochs": 4}, continues="vae"),
                 Setting("b", "vae", train={"epochs": 4, "lr": 0.5}, continues="vae"),
@@ -178,6 +186,6 @@ def test_a_stop_signal_during_a_units_test_stops_the_study_before_the_next_unit(
     kw = dict(log=None, base=tiny_base(), device="cpu", todo=todo)
     with pytest.raises(TrainingInterrupted, match="SIGTERM"):
         study.run_study(TOY, work_dir=tmp_path, **kw)
-    assert study.finished_record(tmp_path / "vae-s1") is not None and not (tmp_path / "lm-s1").exists()
+    assert study.finished_record(folder(tmp_path, "vae", 1)) is not None and not folder(tmp_path, "lm", 1).exists()
     monkeypatch.setattr(Trainer, "_finish", real_finish)
     assert study.run_study(TOY, work_dir=tmp_path, **kw)["complete"]

@@ -92,6 +92,10 @@ def test_summary_is_the_mean_and_sd_over_seeds_and_a_rerun_resumes(tmp_path):
     again = run_synthetic(cfg=cfg, seed=2, device="cpu", log=logs.append, work_dir=tmp_path)
     assert sum("done earlier" in line for line in logs) == len(out["rows"])  # nothing trained again
     assert [r["bound"] for r in again["rows"]] == [r["bound"] for r in out["rows"]]
+    logs = []  # another oracle seed (or quick mode, or config) never reuses these units
+    run_synthetic(cfg=cfg, seed=3, device="cpu", log=logs.append, work_dir=tmp_path, seed_indices=[0])
+    assert not any("done earlier" in line for line in logs)
+    assert len([d for d in tmp_path.iterdir() if d.is_dir()]) == 2
 
 
 def test_training_stops_when_validation_stops_improving():

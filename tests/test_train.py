@@ -19,7 +19,7 @@ from savae_lite.build import Splits
 from savae_lite.config import DataConfig, RunConfig, TrainConfig
 from savae_lite.modes import MODES
 from savae_lite.svi import SVIConfig
-from savae_lite.train import Trainer
+from savae_lite.train import Trainer, TrainingDiverged
 from tests.conftest import REPO, assert_same_state, params_of, text_run_config, text_run_splits, tiny_text_splits
 
 
@@ -112,8 +112,10 @@ def test_nan_skip_mode_skips_batches(tmp_path):
     trainer = Trainer(cfg, splits=text_splits())
     with torch.no_grad():
         trainer.model.decoder.out.bias.fill_(float("nan"))
-    record = trainer.fit()
-    assert record["skipped_batches"] == 3
+    with pytest.raises(TrainingDiverged, match="3 of the 3 batches|not finite"):  # a NaN model is no result
+        trainer.fit()
+    record = json.loads((tmp_path / "skip" / "results.json").read_text())
+    assert record["status"] == "diverged" and record["epochs"][0]["skipped_batches"] == 3
 
 
 @pytest.mark.parametrize("field,value,flag", [("mode", "magic", "--mode"), ("svi.hvp", "x", "--hvp"),
@@ -524,8 +526,8 @@ def test_non_finite_parameters_are_never_checkpointed(on_nan, tmp_path):
         with pytest.raises(FloatingPointError, match=r"non-finite parameters \(decoder\.h0\.bias\).*not written"):
             trainer.fit()
     else:
-        with pytest.warns(RuntimeWarning, match="non-finite parameters"):
-            trainer.fit()
+        with pytest.warns(RuntimeWarning, match="non-finite parameters"), pytest.raises(TrainingDiverged):
+            trainer.fit()  # skipped, then the validation of the broken model is not finite: no result
     ck = checkpoint.load(tmp_path / on_nan / "last.pt")
     assert ck["loop"]["step_count"] == 2  # the checkpoint after the second step, the last good one
     assert all(torch.isfinite(v).all() for v in ck["model"].values())

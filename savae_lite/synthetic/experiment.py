@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from savae_lite import checkpoint, results
+from savae_lite.keys import facts_key
 from savae_lite.evaluate import evaluate
 from savae_lite.loop import TrainingLoop
 from savae_lite.models.text import TextVAE
@@ -147,7 +148,8 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     ``cfg`` overrides the preset chosen by ``quick``. Seeds: the oracle from ``seed``, the corpus from
     ``seed + 1``; training seed s = ``seed + 2 + 10 * i`` for i < ``cfg.seeds`` (the same initialisation and
     data order for every mode of that seed). With ``work_dir`` every finished (seed, setting, mode) unit is
-    written there and a re-run skips it, so the experiment resumes where it was stopped; ``seed_indices`` runs
+    written there, in a folder of its set-up's key (config, oracle seed, quick), and a re-run of the same set-up
+    skips it, so the experiment resumes where it was stopped; ``seed_indices`` runs
     only those seeds (e.g. one per process, sharing ``work_dir``: a later full run collects their units).
 
     ``rows``: one per (seed, setting, mode) with ``bound`` (test -ELBO with the mode's test-time q, nats per
@@ -160,7 +162,9 @@ def run_synthetic(quick: bool = False, seed: int = 3435, device: str | torch.dev
     cfg = cfg or (SyntheticConfig.quick() if quick else SyntheticConfig())
     dev = pick_device(device)
     log = log or (lambda s: None)
-    work = Path(work_dir) if work_dir is not None else None
+    # units are kept per set-up: another oracle seed, quick mode or config never reuses them
+    work = Path(work_dir) / f"oracle{seed}-{facts_key(config=cfg.to_dict(), seed=seed, quick=quick)}" \
+        if work_dir is not None else None
     t_start = time.perf_counter()
     oracle = make_oracle(cfg.model_config(), seed, cfg.oracle_scale, cfg.oracle_recurrent_scale).to(dev)
     for p in oracle.parameters():
