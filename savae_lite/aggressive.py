@@ -5,9 +5,15 @@ Chapter: *Text VAEs and posterior collapse*. Before each ordinary VAE step, whil
 encoder alone is trained on the amortised ELBO -- first on the step's own batch, then on random training batches
 -- until it catches up with the decoder: every ``check_every`` inner steps, the mean loss per predicted symbol of
 those steps is compared with the previous block's, and the inner loop stops once it rose (at most
-``max_inner_steps - 1`` inner steps). The ordinary step then updates the decoder only. After each epoch the
-mutual information I(x; z) on the validation set is compared with the previous epoch's; the first time it falls,
+``max_inner_steps - 1`` inner steps). The ordinary step then updates the decoder only. At every check the
+mutual information I(x; z) on the validation set is compared with the previous check's; the first time it falls,
 the schedule switches off for good and training continues as a plain VAE (both networks every step).
+
+When to check: He et al.'s code checks after every epoch, and their Yahoo epoch is about 3,125 updates
+(100,000 documents in batches of 32). On a smaller data set an epoch is far fewer updates, so the check comes
+earlier in training and more often, and the MI estimate's own noise can switch the schedule off before the encoder
+has caught up. ``TrainConfig.aggressive_mi_every`` therefore counts updates: the check runs every that many
+optimiser steps (default 3,125, their Yahoo epoch); 0 checks at every epoch's end, as their code does.
 
 This follows the reference implementation (``jxhe/vae-lagging-encoder``, ``text.py``), read, not copied: its
 separate encoder and decoder SGD optimisers are one optimiser here whose step skips the parameters without a
@@ -16,7 +22,7 @@ gradient (identical for SGD and for Adam, which keeps per-parameter state).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import torch
@@ -34,14 +40,18 @@ class AggressiveSchedule:
     previous_mi: float = 0.0  # the reference code starts from 0
     inner_steps: int = 0  # total encoder-only steps so far (for the record)
     switched_off_after_epoch: int | None = None
+    switched_off_at_step: int | None = None
+    checks: list = field(default_factory=list)  # [update, validation MI] of every check while active
 
-    def epoch_end(self, epoch: int, mi: float) -> None:
-        """After epoch ``epoch`` (1-based) with validation MI ``mi``: switch off the first time MI falls."""
+    def epoch_end(self, epoch: int, mi: float, step: int | None = None) -> None:
+        """After epoch ``epoch`` (1-based; the epoch in which update ``step`` falls, for a check every N
+        updates) with validation MI ``mi``: switch off the first time MI falls below the previous check's."""
         if not self.active:
             return
+        self.checks.append([step, mi])
         if mi - self.previous_mi < 0:
             self.active = False
-            self.switched_off_after_epoch = epoch
+            self.switched_off_after_epoch, self.switched_off_at_step = epoch, step
         self.previous_mi = mi
 
     def state_dict(self) -> dict:

@@ -6,7 +6,8 @@ the final rename never crosses file systems), are flushed and fsync'ed, get perm
 checkpoint is meant to be shared; ``mkstemp`` alone would leave ``0o600``), and only then replace the target
 with ``os.replace``. The folder is fsync'ed afterwards where the platform allows it, so that a power cut right
 after the rename keeps the new file. If anything raises inside the ``with`` block, the temporary is removed
-and the target is untouched.
+and the target is untouched; a failure of the operating system (a full disk, a quota) is raised as an
+``OSError`` whose ``filename`` is the target, even when the writer wrapped it in an error of its own.
 
 A process killed with SIGKILL cannot clean up: :func:`remove_stale_temporaries` deletes what it left behind.
 """
@@ -44,11 +45,27 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | N
             os.fsync(fh.fileno())
         os.chmod(fh.name, permissions)
         os.replace(fh.name, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(fh.name)
-        raise
+        failure = _os_error_behind(err) if isinstance(err, (OSError, RuntimeError)) else None
+        if failure is None:
+            raise
+        # e.g. torch.save reports a full disk as "RuntimeError: ... unexpected pos N vs M"; say what failed, where
+        raise OSError(failure.errno, failure.strerror or str(failure), str(path)) from err
     _fsync_folder(path.parent)
+
+
+def _os_error_behind(err: BaseException) -> OSError | None:
+    """The operating system's error that made writing a file fail: ``err`` itself, or an ``OSError`` in its chain
+    of causes (a writer such as ``torch.save`` may hide it behind an error of its own); ``None`` when none."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno is not None:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -17,7 +17,8 @@ def build_data(cfg: RunConfig) -> Splits:
     dc = cfg.data
     if dc.name in ("ptb", "yahoo", "ewt"):
         corpus = data.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
-                                max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download)
+                                max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download,
+                                doc_words=dc.doc_words)
         pad = corpus.vocab.pad_idx
 
         def batches(sents, gen=None, shuffle=False):
@@ -26,6 +27,10 @@ def build_data(cfg: RunConfig) -> Splits:
 
         info = {"dataset": dc.name, "vocab_size": len(corpus.vocab),
                 "sentences": {s: len(getattr(corpus, s)) for s in ("train", "valid", "test")}}
+        if dc.doc_words is not None:  # the examples are documents: say so, with their mean length in tokens
+            info.update(documents_of_at_most=dc.doc_words, mean_tokens={
+                s: round(sum(len(x) - 2 for x in getattr(corpus, s)) / len(getattr(corpus, s)), 2)
+                for s in ("train", "valid", "test")})
         return Splits(lambda g: batches(corpus.train, g, True), batches(corpus.valid), batches(corpus.test),
                       "text", corpus.vocab, info)
     if dc.name == "omniglot":

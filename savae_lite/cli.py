@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from savae_lite.cli_errors import interrupted, is_memory_error, memory_message, os_error_message
 from savae_lite.config import PRESETS, DataConfig, RunConfig, TrainConfig, preset
+from savae_lite.preflight import check_out_file
 from savae_lite.svi import SVIConfig
 from savae_lite.validation import DATA_FLAGS, SEED_RANGE, SVI_FLAGS, check_int
 
@@ -114,12 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
-    x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse and "
-                        "collapse-sweeps (text chapter), latent-use (image chapter) or saliency "
+    x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse, collapse-sweeps and "
+                        "documents (text chapter), latent-use (image chapter) or saliency "
                         "(saliency chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
+    x.add_argument("--only", default=None, metavar="UNITS",
+                   help="studies: train only these units (comma-separated, e.g. savae-s2,savae-s3); the others are "
+                        "collected when finished elsewhere")
     x.add_argument("--partial", action="store_true",
-                   help="studies (collapse, collapse-sweeps, latent-use): train nothing; write the record of the "
+                   help="studies (collapse, collapse-sweeps, latent-use, documents): train nothing; write the record of the "
                         "units finished so far")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
@@ -186,6 +191,8 @@ def _cmd_eval(args) -> int:
             check_int(flag, value, lo)
     if args.seed is not None:
         check_int("--seed", args.seed, *SEED_RANGE)
+    if args.out is not None:  # before the evaluation, not after it
+        check_out_file("--out", args.out)
     ck = checkpoint.load(args.checkpoint)
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         missing = "model and config" if not isinstance(ck, dict) else " and ".join(
@@ -229,6 +236,8 @@ def _cmd_bench(args) -> int:
     from savae_lite import bench
 
     check_int("--threads", args.threads, 1, optional=True)
+    if args.out is not None:
+        check_out_file("--out", args.out)
     return bench.main(quick=args.quick, tiny=args.tiny, device=args.device, out=args.out, threads=args.threads,
                       only=args.only, recipe=args.recipe)
 
@@ -236,8 +245,11 @@ def _cmd_bench(args) -> int:
 def _cmd_experiment(args) -> int:
     from savae_lite import experiments
 
+    if args.out is not None:
+        check_out_file("--out", args.out)
+    only = tuple(u.strip() for u in args.only.split(",") if u.strip()) if args.only else None
     return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device,
-                           partial=args.partial)
+                           partial=args.partial, only=only)
 
 
 def _cmd_export(args) -> int:
@@ -247,29 +259,44 @@ def _cmd_export(args) -> int:
     for name in ("best.pt", "results.json"):
         if not (run_dir / name).exists():
             raise FileNotFoundError(f"run_dir: {run_dir / name} not found (not a finished run folder)")
+    check_out_file("out", args.out, suffix=".pt")
     out = pretrained.export(run_dir, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment,
-                "export": _cmd_export}
-    try:
-        return handlers[args.command](args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
-        print(f"savae-lite {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # a train stopped by SIGINT/SIGTERM: checkpoint written, one line, exit code 130
-        # savae_lite.train is already imported when its exception was raised
-        from savae_lite.train import TrainingInterrupted
+_HANDLERS = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment,
+             "export": _cmd_export}
 
-        if not isinstance(err, TrainingInterrupted):
-            raise
-        print(f"savae-lite {args.command}: {err}", file=sys.stderr)
-        return 130
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``savae-lite`` command; return its exit code: 0, 2 after a one-line error naming the flag or path
+    involved, 130 when interrupted (Ctrl-C, SIGTERM during training)."""
+    prefix, args = "savae-lite", None
+    try:
+        args = build_parser().parse_args(argv)
+        prefix = f"savae-lite {args.command}"
+        return _HANDLERS[args.command](args)
+    except KeyboardInterrupt as err:
+        return interrupted(prefix, err, for_good=argv is None)
+    except (ValueError, FloatingPointError) as err:
+        message = str(err)
+    except OSError as err:
+        message = os_error_message(err, args.command if args else "")
+    except Exception as err:  # noqa: BLE001 -- memory errors; a train stopped by SIGINT/SIGTERM (exit code 130)
+        if is_memory_error(err):
+            message = memory_message(err, args)
+        else:
+            from savae_lite.train import TrainingInterrupted
+
+            if not isinstance(err, TrainingInterrupted):
+                raise
+            return interrupted(prefix, err, for_good=argv is None)
+    try:
+        print(f"{prefix}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,9 @@
 """Book experiments that write a results file: ``savae-lite experiment NAME``.
 
 Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``;
-the text and image chapters those of ``collapse`` and ``latent-use`` (studies, :mod:`savae_lite.study`); the
-saliency chapter that of ``saliency`` (:mod:`savae_lite.saliency_study`).
+the text and image chapters those of the studies ``collapse``, ``collapse-sweeps``, ``documents`` and
+``latent-use`` (:data:`STUDIES`, all run by :func:`savae_lite.study.run_study`); the saliency chapter that of
+``saliency`` (:mod:`savae_lite.saliency_study`).
 
 Each experiment is a function ``(quick, seed, device) -> record`` with the run's provenance (environment, git
 commit, start time, wall time); :func:`run` writes the record with :func:`savae_lite.results.write_json` to the
@@ -51,56 +52,28 @@ def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto"
     }
 
 
-def _study_record(runner, name: str, quick: bool, device: str, work_dir: str | Path | None,
-                  out: str | Path | None, partial: bool) -> dict | None:
-    """Run a study (``runner``: :func:`savae_lite.study.run_study` bound to it) with the rows of an existing record
-    at ``out`` as finished units; add the sitting's start and wall time."""
+def study_record(name: str, quick: bool = False, device: str = "auto", work_dir: str | Path | None = None,
+                 out: str | Path | None = None, partial: bool = False,
+                 only: tuple[str, ...] | None = None) -> dict | None:
+    """Run the study ``name`` (one of :data:`STUDIES`) with :func:`savae_lite.study.run_study`: the rows of an
+    existing record at ``out`` count as finished units when their keys match, ``partial`` trains nothing and
+    returns the record of the units finished so far (``complete: false``), ``only`` trains just those units.
+    None while units are still being trained by another worker. Adds the sitting's start and wall time."""
     import json
 
     from savae_lite.runtime import pick_device
+    from savae_lite.study import run_study
 
     if pick_device(device).type == "cpu":
         torch.set_num_threads(1)  # small models: one thread is as fast, and two workers can share two cores
     previous = json.loads(Path(out).read_text()) if out is not None and Path(out).exists() else None
     started, t0 = results.stamp(), time.perf_counter()
-    record = runner(quick=quick, device=device, work_dir=work_dir or Path("runs") / f"{name}.units",
-                    previous=previous, train=not partial)
+    record = run_study(STUDIES[name](), quick=quick, device=device,
+                       work_dir=work_dir or Path("runs") / f"{name}.units", previous=previous, train=not partial,
+                       only=only)
     if record is None:
         return None
     return {**record, "started": started, "wall_time_s": round(time.perf_counter() - t0, 2)}
-
-
-def collapse_record(quick: bool = False, seed: int = 3435, device: str = "auto",
-                    work_dir: str | Path | None = None, out: str | Path | None = None,
-                    partial: bool = False) -> dict | None:
-    """The posterior-collapse study (:func:`savae_lite.collapse.run_collapse`); None while units are still being
-    trained by another worker. Its seeds are fixed per unit (1, 2, 3), so ``seed`` is not used. The rows of an
-    existing record at ``out`` (same set-up) count as finished units; ``partial`` trains nothing and writes the
-    record of the units finished so far (``complete: false``)."""
-    from savae_lite.collapse import run_collapse
-
-    return _study_record(run_collapse, "collapse", quick, device, work_dir, out, partial)
-
-
-def collapse_sweeps_record(quick: bool = False, seed: int = 3435, device: str = "auto",
-                           work_dir: str | Path | None = None, out: str | Path | None = None,
-                           partial: bool = False) -> dict | None:
-    """The text study's single-seed sweeps (:func:`savae_lite.collapse.run_sweeps`: K, annealing length, decoder
-    size), resumed and claimed like :func:`collapse_record`; ``seed`` is not used."""
-    from savae_lite.collapse import run_sweeps
-
-    return _study_record(run_sweeps, "collapse-sweeps", quick, device, work_dir, out, partial)
-
-
-def latent_use_record(quick: bool = False, seed: int = 3435, device: str = "auto",
-                      work_dir: str | Path | None = None, out: str | Path | None = None,
-                      partial: bool = False) -> dict | None:
-    """The image study (:func:`savae_lite.latent_use.run_latent_use`: training modes and decoder depths on
-    Omniglot), with the same resuming, claiming and ``partial`` records as :func:`collapse_record`; ``seed`` is
-    not used (seeds are fixed per unit)."""
-    from savae_lite.latent_use import run_latent_use
-
-    return _study_record(run_latent_use, "latent-use", quick, device, work_dir, out, partial)
 
 
 def saliency_record(quick: bool = False, seed: int = 3435, device: str = "auto",
@@ -114,11 +87,20 @@ def saliency_record(quick: bool = False, seed: int = 3435, device: str = "auto",
     return saliency_study.run(quick=quick, seed=seed, device=device, work_dir=work_dir, checkpoints=checkpoints)
 
 
-# suites whose record is also their resume state (--partial applies)
-STUDIES = ("collapse", "collapse-sweeps", "latent-use")
+def _study(module: str, attr: str = "STUDY"):
+    """A study's definition, imported when it is run (``savae_lite.<module>.<attr>``)."""
+    def get():
+        import importlib
 
-EXPERIMENTS = {"synthetic": synthetic_record, "collapse": collapse_record, "collapse-sweeps": collapse_sweeps_record,
-               "latent-use": latent_use_record, "saliency": saliency_record}
+        return getattr(importlib.import_module(f"savae_lite.{module}"), attr)
+    return get
+
+
+# the studies (savae_lite.study): their record is also their resume state (--partial and --only apply)
+STUDIES = {"collapse": _study("collapse"), "collapse-sweeps": _study("collapse", "SWEEP_STUDY"),
+           "latent-use": _study("latent_use"), "documents": _study("documents")}
+
+EXPERIMENTS = {"synthetic": synthetic_record, "saliency": saliency_record}
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -127,21 +109,23 @@ def default_out(name: str, quick: bool) -> Path:
 
 
 def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int = 3435,
-        device: str = "auto", partial: bool = False) -> int:
+        device: str = "auto", partial: bool = False, only: tuple[str, ...] | None = None) -> int:
     """Run experiment ``name`` and write its JSON record to ``out`` (default :func:`default_out`). Returns 0.
 
     Finished units are kept in ``runs/<record name>.units/`` (relative to the working directory): re-running the same
-    command after an interruption resumes where it stopped."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    command after an interruption resumes where it stopped. ``partial`` and ``only``: studies only."""
+    if name not in EXPERIMENTS and name not in STUDIES:
+        raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join([*EXPERIMENTS, *STUDIES])}")
     path = Path(out) if out is not None else default_out(name, quick)
     units = Path("runs") / f"{path.stem}.units"
-    extra = {}
-    if name in STUDIES:  # a suite whose record is also its resume state
-        extra = {"out": path, "partial": partial}
-    elif partial:
-        raise ValueError(f"--partial: experiment {name!r} has no partial record (only {', '.join(STUDIES)})")
-    record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units, **extra)
+    if name in STUDIES:
+        record = study_record(name, quick=quick, device=device, work_dir=units, out=path, partial=partial,
+                              only=only)
+    elif partial or only:
+        raise ValueError(f"--{'partial' if partial else 'only'}: experiment {name!r} is not a study (only "
+                         f"{', '.join(STUDIES)})")
+    else:
+        record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units)
     if record is None:
         print(f"{path} not written: units are still being trained by another worker (or none has finished)")
         return 0

@@ -20,6 +20,9 @@ import json
 IGNORED = ("train.device", "train.out_dir", "train.progress", "train.threads", "train.checkpoint_every",
            "train.checkpoint_minutes", "data.data_dir", "data.download")
 
+# fields that only the named modes read: for the other modes they decide nothing
+MODE_FIELDS = {"train.aggressive_mi_every": ("aggressive",)}
+
 
 def flatten(config: dict, prefix: str = "") -> dict:
     """``{"train": {"svi": {"steps": 5}}}`` -> ``{"train.svi.steps": 5}`` (lists and values kept as they are)."""
@@ -41,8 +44,10 @@ def comparable(config: dict) -> dict:
 
     full = RunConfig.from_dict(copy.deepcopy(config)).to_dict()  # fills fields a record predates
     defaults = flatten(RunConfig().to_dict())
+    ignored = IGNORED + (() if full["train"]["mode"] in MODE_FIELDS.get("train.aggressive_mi_every", ())
+                         else ("train.aggressive_mi_every",))
     return {k: v for k, v in sorted(flatten(full).items())
-            if k not in IGNORED and (k not in defaults or defaults[k] != v)}
+            if k not in ignored and (k not in defaults or defaults[k] != v)}
 
 
 def config_key(config: dict, **extra) -> str:

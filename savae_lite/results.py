@@ -18,8 +18,13 @@ from savae_lite.atomic import atomic_write
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str:
-    """The current git commit of the project (``+dirty`` when there are uncommitted changes), or 'unknown'."""
+    """The current git commit of the project (``+dirty`` when there are uncommitted changes), or 'unknown'.
+
+    Outside a git checkout (e.g. ``git archive`` of a commit copied to a GPU machine) the commit comes from
+    ``$SAVAE_LITE_GIT_COMMIT``, which the launcher sets to the archived commit (``scripts/gpu_session.sh``)."""
     cwd = Path(path or Path(__file__).resolve().parent.parent)
+    if not (cwd / ".git").exists() and os.environ.get("SAVAE_LITE_GIT_COMMIT"):
+        return os.environ["SAVAE_LITE_GIT_COMMIT"]
     try:
         head = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=cwd, capture_output=True,
                               text=True, timeout=10)
@@ -41,16 +46,17 @@ def environment(device: torch.device | str) -> dict:
     return env
 
 
-def non_finite(obj, prefix: str = "") -> list[str]:
+def non_finite(obj, prefix: str = "", _seen: frozenset = frozenset()) -> list[str]:
     """Dotted paths of the NaN and infinite floats inside ``obj`` (dicts and lists walked in order), e.g.
-    ``['test.refine.mi']``."""
+    ``['test.refine.mi']``. A container met again inside itself is not walked twice (``json`` rejects it)."""
     if isinstance(obj, float):
         return [] if math.isfinite(obj) else [prefix or "value"]
+    if not isinstance(obj, (dict, list, tuple)) or id(obj) in _seen:
+        return []
+    seen = _seen | {id(obj)}
     if isinstance(obj, dict):
-        return [p for k, v in obj.items() for p in non_finite(v, f"{prefix}.{k}" if prefix else str(k))]
-    if isinstance(obj, (list, tuple)):
-        return [p for i, v in enumerate(obj) for p in non_finite(v, f"{prefix}[{i}]")]
-    return []
+        return [p for k, v in obj.items() for p in non_finite(v, f"{prefix}.{k}" if prefix else str(k), seen)]
+    return [p for i, v in enumerate(obj) for p in non_finite(v, f"{prefix}[{i}]", seen)]
 
 
 def strict(obj):

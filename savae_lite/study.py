@@ -158,13 +158,16 @@ def finished_record(folder: Path, expected: RunConfig | None = None) -> dict | N
 
 def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir: str | Path | None = None,
               log: Callable[[str], None] | None = print, previous: dict | None = None, train: bool = True, *,
-              base: RunConfig | None = None, todo: list[Unit] | None = None) -> dict | None:
+              base: RunConfig | None = None, todo: list[Unit] | None = None,
+              only: tuple[str, ...] | None = None) -> dict | None:
     """Train every unfinished, unclaimed unit; return the study's record once all are finished (else None).
 
     ``work_dir`` defaults to ``runs/<study>.units``. ``previous``: an earlier record of the same set-up; its rows
     count as finished units. ``train=False`` trains nothing and returns the record of the units finished so far,
     with ``complete: False`` and the ``missing_units`` listed (None when no unit has finished). ``base`` and
-    ``todo`` replace the study's preset and :func:`units` (a wrapper's own, e.g. in tests)."""
+    ``todo`` replace the study's preset and :func:`units` (a wrapper's own, e.g. in tests). ``only``: train just
+    these units (names as ``vae-s2``), e.g. to spread a study over machines; the others are collected when
+    finished, never trained here."""
     from savae_lite.train import Trainer, TrainingInterrupted
 
     log = log or (lambda s: None)
@@ -173,7 +176,13 @@ def run_study(study: Study, quick: bool = False, device: str = "auto", work_dir:
     work = Path(work_dir if work_dir is not None else Path("runs") / f"{study.name}.units")
     todo = todo if todo is not None else units(study, quick)
     reuse = reusable_rows(study, previous, base, quick)
+    names = {unit_name(s, seed) for s, seed in todo}
+    unknown = sorted(set(only or ()) - names)
+    if unknown:
+        raise ValueError(f"--only: no unit {', '.join(unknown)} in study {study.name}; its units: {', '.join(names)}")
     for setting, seed in todo if train else ():
+        if only and unit_name(setting, seed) not in only:
+            continue
         cfg = unit_config(base, setting, seed, work, quick)
         folder = Path(cfg.train.out_dir)
         if unit_name(setting, seed) in reuse or finished_record(folder, cfg) is not None:

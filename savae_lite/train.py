@@ -248,12 +248,14 @@ class Trainer:
         return evaluate(self.model, batches, refine=self.cfg.test_svi() if refine else None, init=mode.init,
                         device=self.device)
 
-    def _validate(self) -> dict:
-        """Validation metrics; with several processes rank 0 evaluates and every rank gets its numbers (the
-        schedule, the best checkpoint and aggressive training decide alike everywhere)."""
+    def _validate(self, refine: bool | None = None) -> dict:
+        """Validation metrics (refined by test-time SVI when the mode refines, unless ``refine`` says); with
+        several processes rank 0 evaluates and every rank gets its numbers (the schedule, the best checkpoint and
+        aggressive training decide alike everywhere)."""
+        refine = self.loop.mode.refines if refine is None else refine
         if self.dist is None:
-            return self.evaluate(self.splits.valid, refine=self.loop.mode.refines)
-        val = self.evaluate(self.splits.valid, refine=self.loop.mode.refines) if self.is_main else None
+            return self.evaluate(self.splits.valid, refine=refine)
+        val = self.evaluate(self.splits.valid, refine=refine) if self.is_main else None
         return self.dist.broadcast_object(val)
 
     def _stop_requested(self, checkpoint_due: bool = False) -> tuple[bool, bool]:
@@ -392,6 +394,7 @@ class Trainer:
 
         def after_step(done: int) -> None:
             st["step_in_epoch"], st["totals"] = done, totals.to_dict()
+            self._aggressive_check(epoch)
             by_time = seconds > 0 and time.monotonic() - self._last_save >= seconds
             by_time, stop = self._stop_requested(by_time)
             if stop:
@@ -409,6 +412,18 @@ class Trainer:
                                      + ("" if last.exists() else " (none written yet)")) from None
         return totals
 
+    def _aggressive_check(self, epoch: int) -> None:
+        """Aggressive training with ``aggressive_mi_every`` = N > 0: after every N-th update while the encoder
+        catch-up is on, compare validation MI with the previous check's (:mod:`savae_lite.aggressive`)."""
+        schedule, every = self.loop.aggressive, self.cfg.train.aggressive_mi_every
+        if schedule is None or not schedule.active or not every or self.loop.step_count % every:
+            return
+        mi = self._validate(refine=False)["mi"]
+        schedule.epoch_end(epoch + 1, mi, step=self.loop.step_count)
+        if self.cfg.train.progress and self.is_main:
+            tqdm.write(f"update {self.loop.step_count}: validation MI {mi:.3f}; aggressive training "
+                       + ("goes on" if schedule.active else "switched off"))
+
     def _end_epoch(self, epoch: int, totals: EpochTotals, val: dict, val_time: float) -> None:
         tc, st = self.cfg.train, self.state
         train = totals.means()
@@ -419,7 +434,8 @@ class Trainer:
                  "valid": val, "train_time_s": round(totals.time, 3), "valid_time_s": round(val_time, 3),
                  "skipped_batches": st["skipped"]}
         if self.loop.aggressive is not None:  # He et al.: the catch-up stops the first time validation MI falls
-            self.loop.aggressive.epoch_end(epoch + 1, val["mi"])
+            if not tc.aggressive_mi_every:  # checked at each epoch's end (else every N updates, after_step)
+                self.loop.aggressive.epoch_end(epoch + 1, val["mi"], step=self.loop.step_count)
             entry["aggressive"] = self.loop.aggressive.state_dict()
         self.history.append(entry)
         st["wall"] += totals.time + val_time

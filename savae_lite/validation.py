@@ -56,7 +56,7 @@ def check_int(flag: str, v, lo: int | None = None, hi: int | None = None, *, opt
     if not _is_int(v):
         raise ValueError(f"{flag}: must be an integer{' or None' if optional else ''}, got {v!r}")
     if hi is not None and lo is not None and not lo <= v <= hi:
-        raise ValueError(f"{flag}: must be in [{lo}, {hi}], got {v}")
+        raise ValueError(f"{flag}: must be {lo if lo == hi else f'in [{lo}, {hi}]'}, got {v}")
     if lo is not None and v < lo:
         raise ValueError(f"{flag}: must be >= {lo}{' (or None)' if optional else ''}, got {v}")
 
@@ -115,6 +115,9 @@ def validate_data(dc: DataConfig) -> None:
     check_int(f("max_len"), dc.max_len, 1, optional=True)
     check_int(f("vocab_size"), dc.vocab_size, _VOCAB_SPECIALS + 1, optional=True)
     check_int(f("max_sentences"), dc.max_sentences, 1, optional=True)
+    check_int(f("doc_words"), dc.doc_words, 2, optional=True)
+    if dc.doc_words is not None and dc.name == "omniglot":
+        raise ValueError(f"{f('doc_words')}: joins sentences into documents; --data omniglot has none")
     _check_text(f("genre"), dc.genre, optional=True)
     if dc.genre is not None and dc.name != "ewt":
         raise ValueError(f"{f('genre')}: only applies to --data ewt, not --data {dc.name}")
@@ -156,6 +159,7 @@ def validate_train(tc: TrainConfig, *, training: bool = True) -> None:
     check_choice(f("on_nan"), tc.on_nan, ON_NAN)
     check_choice(f("lr_schedule"), tc.lr_schedule, LR_POLICIES)
     check_int(f("epochs"), tc.epochs, 1)
+    check_int(f("aggressive_mi_every"), tc.aggressive_mi_every, 0)
     check_real(f("lr"), tc.lr, 0, lo_open=True)
     check_int(f("decay_start_epoch"), tc.decay_start_epoch, 0)
     check_real(f("lr_decay"), tc.lr_decay, 0, 1, lo_open=True)
@@ -195,8 +199,8 @@ _MODEL_RULES = {
     **{name: (lambda flag, v: check_int(flag, v, 1)) for name in _POSITIVE},
     "dropout": lambda flag, v: check_real(flag, v, 0, 1, hi_open=True),
     "word_dropout": lambda flag, v: check_real(flag, v, 0, 1, hi_open=True),
-    "pad_idx": lambda flag, v: check_int(flag, v, 0),
-    "unk_idx": lambda flag, v: check_int(flag, v, 0),
+    "pad_idx": lambda flag, v: check_int(flag, v, 0, 0),  # the ids of <pad> and <unk> in every vocabulary
+    "unk_idx": lambda flag, v: check_int(flag, v, 1, 1),  # (data.vocab.SPECIALS); batches are padded with 0
     "init_range": lambda flag, v: check_real(flag, v, 0, lo_open=True, optional=True),
     "z_at": lambda flag, v: check_choice(flag, v, ("input", "output")),
     "kernel_sizes": _check_kernel_sizes,
@@ -254,7 +258,8 @@ def validate(cfg: RunConfig, *, training: bool = True) -> None:
 
     Raises ``ValueError`` whose message starts with the CLI flag of the offending field (``--kl-start: must be
     finite and in [0, 1], got nan``). Types, ranges and finiteness of DataConfig, TrainConfig and SVIConfig, the
-    model's overrides against the model config's fields, and the data set against the model family.
+    model's overrides against the model config's fields, the data set against the model family, and the model's
+    size against the machine's memory (:func:`savae_lite.preflight.check_model_fits`).
     ``training=False``: only what evaluating a saved model uses (see :func:`validate_train`).
     Filesystem checks are separate: :func:`check_out_dir`.
     """
@@ -263,6 +268,8 @@ def validate(cfg: RunConfig, *, training: bool = True) -> None:
     validate_train(cfg.train, training=training)
     validate_data(cfg.data)
     validate_model(cfg)
+    from savae_lite.preflight import check_model_fits  # noqa: PLC0415 (it imports the models)
+    check_model_fits(cfg, training=training)  # e.g. --model dec_hidden=1000000, refused before any allocation
     if cfg.data.name == "omniglot" and cfg.model_kind != "image":
         raise ValueError("--data omniglot needs an image model (e.g. --preset omniglot-small)")
     if cfg.data.name != "omniglot" and cfg.model_kind == "image":

@@ -24,15 +24,16 @@ def test_settings_modes_seeds_and_depth_sweep():
         assert s.seeds == 1 and s.mode == s.name.split("-")[0]
         assert len(s.model["kernel_sizes"]) == s.model["dec_layers"]
     long_ = {n: s for n, s in by_name.items() if n.endswith("-long")}
-    assert set(long_) == {"vae-long"}
+    assert set(long_) == {"vae-long", "savae-long"}
     for s in long_.values():  # the main set-up for longer, continuing the main table's seed-1 run
         assert s.continues == s.mode and s.train == {"epochs": latent_use.LONG_EPOCHS} and not s.model
         assert latent_use.LONG_EPOCHS > latent_use.STUDY.base().train.epochs
     order = [(s.name, seed) for s, seed in latent_use.units()]
     assert order[:6] == [("vae", 1), ("savae", 1), ("vae", 2), ("savae", 2), ("vae", 3), ("savae", 3)]
-    assert len(order) == sum(s.seeds for s in latent_use.SETTINGS) == 15
+    assert len(order) == sum(s.seeds for s in latent_use.SETTINGS) == 16
     assert latent_use.STUDY.baseline == "vae" and latent_use.STUDY.name == "latent-use"
-    assert {n for n, _ in order[-5:-1]} == set(sweep) and order[-1] == ("vae-long", 1)  # the longer run last
+    assert {n for n, _ in order[-6:-2]} == set(sweep)  # the longer runs last, the VAE's first
+    assert order[-2:] == [("vae-long", 1), ("savae-long", 1)]
     assert [s.name for s in latent_use.long_settings(("savae", "vae"))] == ["savae-long", "vae-long"]
     with pytest.raises(ValueError, match="depth"):
         latent_use.depth_model(3)

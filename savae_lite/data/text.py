@@ -13,6 +13,11 @@ then keeps the first ``max_sentences`` of each split (quick mode; the vocabulary
   straight from ``yahoo/yahoo-answer-100k.tar.gz`` (extracted next to it when the folder is writable).
 * ``ewt``: the words of the UD English Web Treebank, lowercased (like PTB's and Yahoo's text), optionally one
   ``genre`` only (``answers`` is Yahoo! Answers text).
+
+Documents (``doc_words``, ours, not the paper's): consecutive sentences of a split joined into examples of at most
+``doc_words`` tokens, each sentence followed by the word ``<eos>`` (:func:`join_documents`). PTB's LM split keeps
+the Wall Street Journal articles' sentence order, so a document is a stretch of one article (or, at an article
+boundary, of two): text long enough for a latent code to carry its topic, as in the paper's Yahoo documents.
 """
 from __future__ import annotations
 
@@ -131,15 +136,40 @@ def _load_ewt(root: Path, genre: str | None, download: bool, checksums: bool) ->
     return out
 
 
+SENTENCE_END = "<eos>"  # the word that ends each sentence inside a document (an ordinary vocabulary word)
+
+
+def join_documents(sentences: list[list[str]], doc_words: int) -> list[list[str]]:
+    """Consecutive sentences joined greedily into documents of at most ``doc_words`` tokens, each sentence
+    followed by :data:`SENTENCE_END`: a document grows while the next sentence (with its end word) still fits,
+    so every sentence appears exactly once, in order; a sentence longer than ``doc_words`` alone is a document
+    by itself (``max_len`` may then drop it)."""
+    if doc_words < 1:
+        raise DataError(f"doc_words must be >= 1, got {doc_words}")
+    docs: list[list[str]] = []
+    current: list[str] = []
+    for sentence in sentences:
+        words = [*sentence, SENTENCE_END]
+        if current and len(current) + len(words) > doc_words:
+            docs.append(current)
+            current = []
+        current = current + words
+    if current:
+        docs.append(current)
+    return docs
+
+
 def load_text(name: str, data_dir: str | os.PathLike | None = None, *, max_len: int | None = None,
               vocab_size: int | None = None, max_sentences: int | None = None, genre: str | None = None,
-              download: bool = False, checksums: bool = True) -> TextCorpus:
+              download: bool = False, checksums: bool = True, doc_words: int | None = None) -> TextCorpus:
     """Load corpus ``name`` ('ptb', 'yahoo' or 'ewt') as id sequences with a train-split vocabulary.
 
     ``vocab_size`` bounds ``len(vocab)`` including the 4 specials (None: every training word; PTB then
     gives 9,998 words + 4 specials = 10,002). ``genre`` is for 'ewt' only. 'ptb' never reads ``data_dir``
     (it uses the embedded copy). ``checksums=False`` skips the md5
     checks (for hand-made fixture files). Missing files raise DataError unless ``download=True``.
+    ``doc_words``: join consecutive sentences into documents first (:func:`join_documents`); ``max_len`` and
+    ``max_sentences`` then count documents.
     """
     root = _data_dir(data_dir)
     if name not in NAMES:
@@ -153,6 +183,8 @@ def load_text(name: str, data_dir: str | os.PathLike | None = None, *, max_len: 
     else:
         words = _load_ewt(root, genre, download, checksums)
     for split in SPLITS:
+        if doc_words is not None:
+            words[split] = join_documents(words[split], doc_words)
         if max_len is not None:
             words[split] = [s for s in words[split] if len(s) <= max_len]
         if max_sentences is not None:

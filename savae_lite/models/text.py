@@ -38,6 +38,10 @@ class TextModelConfig:
     def __post_init__(self):
         if self.z_at not in ("input", "output"):
             raise ValueError(f"z_at: {self.z_at!r} is not input or output")
+        for name in ("pad_idx", "unk_idx"):  # an id the embedding does not have fails obscurely (AssertionError)
+            value = getattr(self, name)
+            if isinstance(value, int) and isinstance(self.vocab_size, int) and not 0 <= value < self.vocab_size:
+                raise ValueError(f"{name}: must be a token id in [0, vocab_size={self.vocab_size}), got {value}")
 
     @classmethod
     def paper(cls, vocab_size: int = 20_000) -> "TextModelConfig":

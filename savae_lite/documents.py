@@ -1,0 +1,29 @@
+"""The documents study (ours, beyond the paper): does SA-VAE keep its latent in use *and* beat the LSTM language
+model when each example is long enough for z to carry something?
+
+Chapter: *Text VAEs and posterior collapse* reads the record written by
+``savae-lite experiment documents --out book/results/documents.json``.
+
+The text study's single PTB sentences of at most 20 words leave a latent code about one nat to carry, and there
+SA-VAE stays behind the language model. The paper's text result comes from Yahoo answers of about 80 words, in
+which z can carry the topic. This study keeps everything of the text study's set-up (vocabulary, LSTM sizes,
+optimiser, annealing) but trains on documents of consecutive PTB sentences (preset ``ptb-documents``: at most 70
+tokens, 57 on average) with K = 10: the language model, the annealed VAE and SA-VAE with three seeds each, and
+He et al.'s aggressive training (annealed, its MI check every 3,125 updates) with one. The machinery (units,
+claim lock, resuming, partial records, summary) is :mod:`savae_lite.study`'s.
+"""
+from __future__ import annotations
+
+from savae_lite.study import Setting, Study
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("autoreg", "autoreg", seeds=3, note="LSTM language model, no z"),
+    Setting("vae+anneal", "vae", seeds=3, note="KL weight 0.1 -> 1 over 5 epochs (the paper's annealing)"),
+    Setting("savae", "savae", seeds=3, note="annealing, K = 10 SVI steps in training and at test time"),
+    Setting("aggressive+anneal", "aggressive", note="He et al. (2019), their annealed variant; MI checked every "
+                                                    "3,125 updates (their Yahoo epoch)"),
+)
+
+STUDY = Study(name="documents", preset="ptb-documents", quick_preset="ptb-documents-quick", settings=SETTINGS,
+              quick_settings=("autoreg", "vae+anneal", "savae", "aggressive+anneal"), baseline="vae+anneal",
+              seeds=(1, 2, 3))
