@@ -9,6 +9,11 @@ those steps is compared with the previous block's, and the inner loop stops once
 mutual information I(x; z) on the validation set is compared with the previous check's; the first time it falls,
 the schedule switches off for good and training continues as a plain VAE (both networks every step).
 
+Everything the mode adds to training lives here, in :class:`AggressiveTraining` (the hooks of
+:mod:`savae_lite.hooks` that ``Mode("aggressive", ...)`` names): the catch-up before each step, the MI checks and
+the schedule's state, which goes into ``last.pt`` and into each epoch entry of ``results.json`` under the key
+``"aggressive"``.
+
 When to check: He et al.'s code checks after every epoch, and their Yahoo epoch is about 3,125 updates
 (100,000 documents in batches of 32). On a smaller data set an epoch is far fewer updates, so the check comes
 earlier in training and more often, and the MI estimate's own noise can switch the schedule off before the encoder
@@ -27,6 +32,7 @@ from typing import Sequence
 
 import torch
 
+from savae_lite.hooks import ModeHooks, RunView
 from savae_lite.objectives import elbo_terms
 
 
@@ -109,3 +115,43 @@ def encoder_catch_up(loop, x: torch.Tensor, pool: Sequence[torch.Tensor], schedu
     model.zero_grad(set_to_none=True)
     schedule.inner_steps += done
     return done
+
+
+class AggressiveTraining(ModeHooks):
+    """Mode ``aggressive``'s hooks (:mod:`savae_lite.hooks`): while ``schedule`` is active, the encoder catches
+    up before every step and that step then moves the decoder only; validation MI is checked every
+    ``TrainConfig.aggressive_mi_every`` updates, or at every epoch's end when that is 0."""
+
+    key = "aggressive"  # the schedule's place in the loop's checkpoint state and in each epoch entry of the record
+
+    def __init__(self):
+        self.schedule = AggressiveSchedule()
+
+    def before_step(self, loop, x: torch.Tensor, pool: Sequence[torch.Tensor]):
+        """The encoder-only steps of :func:`encoder_catch_up` on ``x`` (B, ...) and ``pool``; returns the encoder's
+        parameters (held still by the ordinary step), or nothing once the schedule is off."""
+        if not self.schedule.active:
+            return ()
+        encoder_catch_up(loop, x, pool, self.schedule)
+        return tuple(loop.model.encoder_parameters())
+
+    def after_update(self, run: RunView) -> None:
+        """Every N-th update (N = ``aggressive_mi_every`` > 0) while on: compare validation MI with the last check."""
+        every = run.settings.aggressive_mi_every
+        if not self.schedule.active or not every or run.step % every:
+            return
+        mi = run.validate()["mi"]
+        self.schedule.epoch_end(run.epoch, mi, step=run.step)
+        run.say(f"update {run.step}: validation MI {mi:.3f}; aggressive training "
+                + ("goes on" if self.schedule.active else "switched off"))
+
+    def epoch_end(self, run: RunView, valid: dict) -> None:
+        """With ``aggressive_mi_every`` = 0, He et al.'s rule: the check runs on each epoch's validation MI."""
+        if not run.settings.aggressive_mi_every:
+            self.schedule.epoch_end(run.epoch, valid["mi"], step=run.step)
+
+    def state_dict(self) -> dict:
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.schedule.load_state_dict(state)

@@ -5,17 +5,24 @@ Chapter: *Introduction* (the data flow config -> data -> model -> mode -> traine
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from savae_lite.config import RunConfig
 from savae_lite.data.splits import Splits
+from savae_lite.registry import DATA_SETS, data_sets
+
+if TYPE_CHECKING:  # for the annotations only: the config imports the validation, which imports this module
+    from savae_lite.config import RunConfig
 
 
 def build_data(cfg: RunConfig) -> Splits:
-    """Load and batch the data set named in ``cfg.data`` (no download unless ``cfg.data.download``)."""
+    """Load and batch the data set named in ``cfg.data`` (no download unless ``cfg.data.download``); the
+    registry (``savae_lite.registry.DATA_SETS``) says whether it is text or images and which function reads it."""
     from savae_lite import data
 
     dc = cfg.data
-    if dc.name in ("ptb", "yahoo", "ewt"):
+    if dc.name not in DATA_SETS:
+        raise ValueError(f"--data: unknown data set {dc.name!r}; choose one of {', '.join(data_sets())}")
+    if DATA_SETS[dc.name].kind == "text":
         corpus = data.load_text(dc.name, dc.data_dir, max_len=dc.max_len, vocab_size=dc.vocab_size,
                                 max_sentences=dc.max_sentences, genre=dc.genre, download=dc.download,
                                 doc_words=dc.doc_words)
@@ -33,20 +40,18 @@ def build_data(cfg: RunConfig) -> Splits:
                 for s in ("train", "valid", "test")})
         return Splits(lambda g: batches(corpus.train, g, True), batches(corpus.valid), batches(corpus.test),
                       "text", corpus.vocab, info)
-    if dc.name == "omniglot":
-        images = data.load_omniglot(dc.data_dir, source=dc.omniglot_source, max_images=dc.max_images,
-                                    download=dc.download)
-        seed = cfg.train.seed
+    read_images = DATA_SETS[dc.name].read_function()
+    images = read_images(dc.data_dir, source=dc.omniglot_source, max_images=dc.max_images, download=dc.download)
+    seed = cfg.train.seed
 
-        def fixed(x, split_seed):  # binarised once, each split from its own seed
-            return list(data.image_batches(x, dc.batch_size, binarize="fixed", seed=split_seed))
+    def fixed(x, split_seed):  # binarised once, each split from its own seed
+        return list(data.image_batches(x, dc.batch_size, binarize="fixed", seed=split_seed))
 
-        info = {"dataset": "omniglot", "source": dc.omniglot_source,
-                "images": {s: int(getattr(images, s).shape[0]) for s in ("train", "valid", "test")}}
-        return Splits(lambda g: list(data.image_batches(images.train, dc.batch_size, shuffle=True, generator=g,
-                                                        binarize="dynamic")),
-                      fixed(images.valid, seed), fixed(images.test, seed + 1), "image", None, info)
-    raise ValueError(f"--data: unknown data set {dc.name!r}; choose ptb, yahoo, ewt or omniglot")
+    info = {"dataset": dc.name, "source": dc.omniglot_source,
+            "images": {s: int(getattr(images, s).shape[0]) for s in ("train", "valid", "test")}}
+    return Splits(lambda g: list(data.image_batches(images.train, dc.batch_size, shuffle=True, generator=g,
+                                                    binarize="dynamic")),
+                  fixed(images.valid, seed), fixed(images.test, seed + 1), "image", None, info)
 
 
 def model_config(cfg: RunConfig, vocab_size: int | None = None):

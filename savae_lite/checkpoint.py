@@ -8,6 +8,8 @@ carry a checksum of their tensors only, verified as such). :func:`load` recomput
 whose tensors were silently damaged on disk is refused instead of resuming from garbage. Files written before
 checksums existed still load, with a warning.
 
+How a training run writes and reads its resumable ``last.pt`` with these files is :mod:`savae_lite.resume`.
+
 Chapter: *Introduction* (running long experiments).
 """
 from __future__ import annotations
@@ -71,6 +73,21 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
         obj = {**{k: v for k, v in obj.items() if k != CHECKSUM_KEY}, CHECKSUM_KEY: tensor_checksum(obj)}
     with atomic_write(path, "wb") as fh:
         torch.save(obj, fh)
+
+
+def parameters_finite(model: torch.nn.Module, what: str, where: str, on_nan: str, last: Path) -> bool:
+    """Whether ``model``'s parameters are all finite, so that checkpoint ``what`` may be written (a checkpoint of
+    NaN/inf parameters never is). Otherwise, naming the parameters and ``where`` (step and mode): with ``on_nan``
+    ``'stop'`` FloatingPointError naming ``last``, the last good checkpoint; with ``'skip'`` a warning and False."""
+    params = [p.detach() for p in model.parameters()]
+    if not params or bool(torch.stack(torch._foreach_norm(params)).isfinite().all()):  # one fused check
+        return True
+    bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    msg = f"non-finite parameters ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) {where}; {what} not written"
+    if on_nan == "stop":
+        raise FloatingPointError(f"{msg}, training stopped; the last good checkpoint is {last}")
+    warnings.warn(msg, RuntimeWarning, stacklevel=4)
+    return False
 
 
 def verify(ck, path: str | os.PathLike) -> None:
@@ -154,3 +171,4 @@ def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.o
 
     walk(saved, current, "")
     return diffs
+

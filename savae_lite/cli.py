@@ -12,16 +12,12 @@ import sys
 from pathlib import Path
 
 from savae_lite.cli_errors import interrupted, is_memory_error, memory_message, os_error_message
-from savae_lite.config import PRESETS, DataConfig, RunConfig, TrainConfig, preset
+from savae_lite.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from savae_lite.fields import check_int, flag_of
 from savae_lite.preflight import check_out_file
+from savae_lite.presets import PRESETS, preset
+from savae_lite.registry import MODEL_PRESETS
 from savae_lite.svi import SVIConfig
-from savae_lite.validation import DATA_FLAGS, SEED_RANGE, SVI_FLAGS, check_int
-
-_SVI_HELP = {"steps": "SVI steps K while training (test-time K: --test-svi-steps)",
-             "lr_mu": "per-example SVI step size for mu", "lr_logvar": "per-example SVI step size for log sigma^2",
-             "momentum": "SVI momentum", "clip": "per-example clip of the SVI gradient norm (mu and logvar separately)",
-             "hvp": "savae: Hessian-vector products by finite differences (fd) or double backward (exact)"}
-_SVI_FLAGS = SVI_FLAGS  # one table of flag names, shared with the config's error messages
 
 
 def _parse_type(annotation: str):
@@ -34,19 +30,29 @@ def _parse_type(annotation: str):
     return conv
 
 
-def _add_dataclass_flags(group, cls, prefix: str = "", rename: dict | None = None, helps: dict | None = None):
+def _add_dataclass_flags(group, cls) -> None:
+    """One flag per field of ``cls``: its name, help text and the choices shown come from the field's declaration
+    (``savae_lite.fields.option``); the value is checked later by the same walker as in Python, so a bad value gets
+    the same one-line message either way. Fields that are dataclasses themselves (``svi``) get their own group."""
     for f in dataclasses.fields(cls):
-        if f.name == "svi":
+        if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
             continue
-        flag = (rename or {}).get(f.name, prefix + f.name.replace("_", "-"))
-        help_ = (helps or {}).get(f.name) or f.metadata.get("help", "")
         dest = f"{cls.__name__}.{f.name}"
+        help_ = f.metadata.get("help", "")
         if f.type in ("bool", bool):
-            group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction,
+            group.add_argument(flag_of(f), dest=dest, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_)
-        else:
-            group.add_argument(f"--{flag}", dest=dest, type=_parse_type(str(f.type)), default=argparse.SUPPRESS,
-                               metavar=f.name.upper(), help=help_)
+            continue
+        choices = f.metadata["constraint"].choices if "constraint" in f.metadata else None
+        metavar = "{" + ",".join(choices) + "}" if choices is not None else f.name.upper()
+        group.add_argument(flag_of(f), dest=dest, type=_parse_type(str(f.type)), default=argparse.SUPPRESS,
+                           metavar=metavar, help=help_)
+
+
+def _given(args: argparse.Namespace, cls) -> dict:
+    """The fields of ``cls`` given on the command line, by name."""
+    prefix = cls.__name__ + "."
+    return {key[len(prefix):]: value for key, value in vars(args).items() if key.startswith(prefix)}
 
 
 def _model_override(text: str):
@@ -60,41 +66,36 @@ def _model_override(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``savae-lite`` parser with its sub-commands (``train`` and ``eval`` flags come from the configs)."""
     p = argparse.ArgumentParser(prog="savae-lite", description="Semi-Amortized VAEs (Kim et al., ICML 2018): "
                                 "train, evaluate and benchmark.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (writes OUT_DIR/results.json, last.pt, best.pt)",
                        description="Train a model. Start from a --preset (its values are the defaults; see "
-                                   "savae_lite/config.py); every other flag overrides one field. A run resumes "
+                                   "savae_lite/presets.py); every other flag overrides one field. A run resumes "
                                    "from OUT_DIR/last.pt when it exists. Several processes or GPUs: start the same "
                                    "command with torchrun --nproc_per_node N (--batch-size stays the global "
                                    "batch; see the README).")
     t.add_argument("--preset", default="ptb-small", choices=sorted(PRESETS),
-                   help="starting configuration (default ptb-small: SA-VAE on the embedded PTB, CPU-sized)")
+                   help="starting configuration (default ptb-small: SA-VAE on the embedded PTB, CPU-sized; "
+                        "see savae_lite/presets.py)")
     t.add_argument("--quick", action="store_true", help="a tiny run (seconds): the preset's -quick variant")
     t.add_argument("--model", dest="model_overrides", type=_model_override, action="append", default=[],
                    metavar="KEY=VALUE", help="override a model size, e.g. --model dec_hidden=512 (repeatable)")
-    t.add_argument("--model-preset", choices=["paper", "small", "tiny"], default=argparse.SUPPRESS,
-                   help="model sizes: paper, small (CPU) or tiny")
+    t.add_argument("--model-preset", choices=MODEL_PRESETS, default=argparse.SUPPRESS,
+                   help=RunConfig.__dataclass_fields__["model_preset"].metadata["help"])
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in OUT_DIR")
-    _add_dataclass_flags(t.add_argument_group("data"), DataConfig, rename=DATA_FLAGS)
-    _add_dataclass_flags(t.add_argument_group("training"), TrainConfig)
-    _add_dataclass_flags(t.add_argument_group("SVI"), SVIConfig, prefix="svi-", rename=_SVI_FLAGS, helps=_SVI_HELP)
+    sections = RunConfig.__dataclass_fields__
+    _add_dataclass_flags(t.add_argument_group("data", sections["data"].metadata["help"]), DataConfig)
+    _add_dataclass_flags(t.add_argument_group("training", sections["train"].metadata["help"]), TrainConfig)
+    _add_dataclass_flags(t.add_argument_group("SVI", TrainConfig.__dataclass_fields__["svi"].metadata["help"]),
+                         SVIConfig)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint (best.pt or last.pt) on a split",
                        description="Evaluate a saved model with and without test-time SVI refinement.")
     e.add_argument("checkpoint", help="path to best.pt / last.pt written by `savae-lite train`")
-    e.add_argument("--split", choices=["valid", "test"], default="test", help="which split (default test)")
-    e.add_argument("--test-svi-steps", type=int, default=None,
-                   help="SVI steps K of test-time refinement (default: the run's test-time K)")
-    e.add_argument("--iw-samples", type=int, default=0, help="importance samples for IW-NLL (default 0: skip)")
-    e.add_argument("--max-examples", type=int, default=None, help="evaluate on N examples spread evenly over the split")
-    e.add_argument("--seed", type=int, default=None,
-                   help="random seed of the evaluation (default: the run's seed); same seed, same numbers")
-    e.add_argument("--data-dir", default=None, help="data folder (default $SAVAE_LITE_DATA or the cache)")
-    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    e.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+    _add_dataclass_flags(e, EvalConfig)
 
     b = sub.add_parser("bench", help="performance benchmark (ratios measured side by side)",
                        description="Benchmark SA-VAE steps against the floor of 2K+1 gradient evaluations.")
@@ -124,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="studies: train only these units (comma-separated, e.g. savae-s2,savae-s3); the others are "
                         "collected when finished elsewhere")
     x.add_argument("--partial", action="store_true",
-                   help="studies (collapse, collapse-sweeps, latent-use, documents): train nothing; write the record of the "
-                        "units finished so far")
+                   help="studies (collapse, collapse-sweeps, latent-use, documents): train nothing; write the record "
+                        "of the units finished so far")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -140,19 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The run of ``savae-lite train``: the preset (its ``-quick`` variant with ``--quick``), then every flag
+    given on the command line; checked later, by the trainer (``savae_lite.validation.validate``)."""
     name = args.preset
     if args.quick:
         name = name.split("-")[0] + "-quick"
         if name not in PRESETS:
             raise ValueError(f"--quick: no quick variant for preset {args.preset!r}")
     cfg = preset(name)
+    for section, cls in ((cfg.data, DataConfig), (cfg.train, TrainConfig), (cfg.train.svi, SVIConfig)):
+        for field, value in _given(args, cls).items():
+            setattr(section, field, value)
     given = vars(args)
-    for key, value in given.items():
-        if "." not in key:
-            continue
-        cls, field = key.split(".", 1)
-        target = {"DataConfig": cfg.data, "TrainConfig": cfg.train, "SVIConfig": cfg.train.svi}[cls]
-        setattr(target, field, value)
     if "model_preset" in given:
         cfg.model_preset = given["model_preset"]
     for k, v in args.model_overrides:
@@ -185,14 +185,10 @@ def _cmd_eval(args) -> int:
     from savae_lite.evaluate import spread_subset, test_report
     from savae_lite.runtime import pick_device, set_seed
 
-    for flag, value, lo in [("--max-examples", args.max_examples, 1), ("--test-svi-steps", args.test_svi_steps, 0),
-                            ("--iw-samples", args.iw_samples, 0)]:
-        if value is not None:
-            check_int(flag, value, lo)
-    if args.seed is not None:
-        check_int("--seed", args.seed, *SEED_RANGE)
-    if args.out is not None:  # before the evaluation, not after it
-        check_out_file("--out", args.out)
+    ev = EvalConfig(**_given(args, EvalConfig))
+    ev.validate()  # every field against its declaration, with its flag in the message
+    if ev.out is not None:  # before the evaluation, not after it
+        check_out_file("--out", ev.out)
     ck = checkpoint.load(args.checkpoint)
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         missing = "model and config" if not isinstance(ck, dict) else " and ".join(
@@ -204,12 +200,12 @@ def _cmd_eval(args) -> int:
         cfg.validate(training=False)
     except (ValueError, TypeError) as err:
         raise ValueError(f"checkpoint {args.checkpoint}: its config cannot be used: {err}") from None
-    if args.data_dir:
-        cfg.data.data_dir = args.data_dir
-    if args.test_svi_steps is not None:
-        cfg.train.test_svi_steps = args.test_svi_steps
-    seed = cfg.train.seed if args.seed is None else args.seed
-    device = pick_device(args.device)
+    if ev.data_dir:
+        cfg.data.data_dir = ev.data_dir
+    if ev.test_svi_steps is not None:
+        cfg.train.test_svi_steps = ev.test_svi_steps
+    seed = cfg.train.seed if ev.seed is None else ev.seed
+    device = pick_device(ev.device)
     splits = build_data(cfg)
     model = build_model(cfg, len(splits.vocab) if splits.vocab is not None else None)
     try:
@@ -217,18 +213,18 @@ def _cmd_eval(args) -> int:
     except (RuntimeError, TypeError, AttributeError) as err:
         raise ValueError(f"{args.checkpoint}: weights do not fit the model its config describes: {err}") from None
     model.to(device)
-    batches = splits.valid if args.split == "valid" else splits.test
-    if args.max_examples is not None:
-        batches = spread_subset(batches, args.max_examples)
+    batches = splits.valid if ev.split == "valid" else splits.test
+    if ev.max_examples is not None:
+        batches = spread_subset(batches, ev.max_examples)
     set_seed(seed)  # test-time SVI and the IW-NLL sample z: the same seed gives the same numbers
-    out = {"checkpoint": str(args.checkpoint), "split": args.split, "seed": seed, "max_examples": args.max_examples,
-           **test_report(model, batches, cfg.train.mode, cfg.test_svi(), iw_samples=args.iw_samples,
-                         device=device, part_of_split=args.max_examples is not None)}
+    out = {"checkpoint": str(args.checkpoint), "split": ev.split, "seed": seed, "max_examples": ev.max_examples,
+           **test_report(model, batches, cfg.train.mode, cfg.test_svi(), iw_samples=ev.iw_samples,
+                         device=device, part_of_split=ev.max_examples is not None)}
     print(json.dumps(out, indent=1))
-    if args.out:
+    if ev.out:
         from savae_lite.results import environment, write_json
 
-        write_json({**out, "environment": environment(device), "config": cfg.to_dict()}, args.out)
+        write_json({**out, "environment": environment(device), "config": cfg.to_dict()}, ev.out)
     return 0
 
 

@@ -1,93 +1,130 @@
-"""Typed configuration shared by the CLI, the trainer and the book, plus named presets.
+"""Typed configuration shared by the CLI, the trainer and the book.
 
-Chapter: *Introduction* (how to run things). A run is a :class:`RunConfig` = data + model + training (+ SVI).
-Every field has a ``help`` text; the CLI builds its flags from these dataclasses, so a notebook and a shell
-command fill the same objects.
+Chapter: *Introduction* (how to run things). A run is a :class:`RunConfig` = data + model + training (+ SVI);
+``savae-lite eval`` takes an :class:`EvalConfig`. Every field is declared once, with its help text, its range or
+choices and its CLI flag (``option`` of ``savae_lite.fields``): the CLI builds its flags from these dataclasses,
+and one walker checks every value against them, so a notebook and a shell command fill and check the same
+objects. The names a field chooses from (modes, optimisers, schedules, data sets) come from
+``savae_lite.registry``; the named set-ups (``preset``, ``PRESETS``, ``derive``, ``original_svi``) live in
+``savae_lite.presets`` and can still be imported from here.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from savae_lite.fields import check_fields, option
+from savae_lite.registry import (DATA_SETS, LR_SCHEDULES, MODE_NAMES, MODEL_KINDS, MODEL_PRESETS, OMNIGLOT_SOURCES,
+                                 ON_NAN, OPTIMIZERS, data_set_help)
 from savae_lite.svi import SVIConfig
 
+SEED_RANGE = (0, 2**32 - 1)  # the seeds torch and numpy both accept
+VOCAB_SPECIALS = 4  # <pad>, <unk>, <s>, </s>: a vocabulary needs one word more
 
-def option(default, help: str, **kw):
-    """A dataclass field with a ``help`` text (the CLI's ``--help`` shows it)."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
+
+def _device_name(flag: str, v) -> None:
+    if not isinstance(v, str) and type(v).__name__ != "device":
+        raise ValueError(f"{flag}: expected a device name such as cpu or cuda, got {v!r}")
+
+
+def _model_kind(flag: str, v) -> None:
+    if v not in MODEL_KINDS:
+        raise ValueError(f"model_kind: unknown {v!r}; choose {' or '.join(MODEL_KINDS)} (set by --preset)")
+
+
+def _model_overrides(flag: str, v) -> None:
+    if not isinstance(v, dict):
+        raise ValueError(f"{flag}: expected KEY=VALUE overrides (a dict), got {v!r}")  # noqa: TRY004
 
 
 @dataclass
 class DataConfig:
-    name: str = option("ptb", "data set: ptb (embedded), yahoo, ewt (UD English-EWT), omniglot")
+    """Which data set, and how it is cut and batched."""
+
+    name: str = option("ptb", "data set: " + data_set_help(), flag="data", choices=DATA_SETS, what="data set")
     data_dir: str | None = option(None, "data folder (default: $SAVAE_LITE_DATA or ~/.cache/savae-lite)")
     download: bool = option(False, "download missing data files from their public sources (checksums verified)")
-    batch_size: int = option(32, "examples per batch")
-    max_len: int | None = option(None, "text: drop sentences with more words than this")
-    vocab_size: int | None = option(None, "text: keep the most frequent words (None: all)")
-    max_sentences: int | None = option(None, "text: use only the first N sentences (documents) of each split")
+    batch_size: int = option(32, "examples per batch", low=1)
+    max_len: int | None = option(None, "text: drop sentences with more words than this", low=1)
+    vocab_size: int | None = option(None, "text: keep the most frequent words (None: all)", low=VOCAB_SPECIALS + 1)
+    max_sentences: int | None = option(None, "text: use only the first N sentences (documents) of each split", low=1)
     doc_words: int | None = option(None, "text: join consecutive sentences into documents of at most N tokens "
-                                         "(each sentence ends with the word <eos>)")
-    genre: str | None = option(None, "ewt: keep one genre (e.g. answers)")
+                                         "(each sentence ends with the word <eos>)", low=2)
+    genre: str | None = option(None, "keep one genre (e.g. answers), for data sets with genres (ewt)")
     by_length: bool = option(True, "text: batch sentences of equal length (no padding), as the original code")
-    omniglot_source: str = option("npz", "omniglot: npz (mirror), zip (canonical PNGs) or mat (Burda's chardata.mat)")
-    max_images: int | None = option(None, "omniglot: use only the first N images of each split")
+    omniglot_source: str = option("npz", "omniglot: npz (mirror), zip (canonical PNGs) or mat (Burda's chardata.mat)",
+                                  choices=OMNIGLOT_SOURCES, what="Omniglot source")
+    max_images: int | None = option(None, "images: use only the first N images of each split", low=1)
 
 
 @dataclass
 class TrainConfig:
-    mode: str = option("savae", "autoreg | vae | svi | vae+svi | vae+svi+kl | savae | aggressive")
-    epochs: int = option(30, "maximum number of epochs")
-    optimizer: str = option("sgd", "sgd (text, the paper) or adam (images)")
-    lr: float = option(1.0, "learning rate of the model's optimiser")
+    """How a model is trained and tested. ``training_only`` fields are not checked when a saved run is evaluated."""
+
+    mode: str = option("savae", "training mode (one Mode record each: savae_lite.modes)", choices=MODE_NAMES,
+                       what="training mode")
+    epochs: int = option(30, "maximum number of epochs", low=1, training_only=True)
+    optimizer: str = option("sgd", "sgd (text, the paper) or adam (images)", choices=OPTIMIZERS, training_only=True)
+    lr: float = option(1.0, "learning rate of the model's optimiser", low=0, low_open=True, training_only=True)
     lr_schedule: str = option("original", "original: from decay_start_epoch, once an epoch fails to improve the "
                               "validation bound, decay lr after every epoch (train_text.py); plateau: decay only "
-                              "after epochs without improvement")
-    decay_start_epoch: int = option(15, "first epoch at which lr may decay (0: never decay)")
-    lr_decay: float = option(0.5, "factor of each learning-rate decay")
-    min_lr: float = option(0.03, "stop training once lr falls below this")
-    grad_clip: float = option(5.0, "global gradient-norm clip before each optimiser step (0: off)")
-    kl_start: float = option(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing")
+                              "after epochs without improvement", choices=LR_SCHEDULES, training_only=True)
+    decay_start_epoch: int = option(15, "first epoch at which lr may decay (0: never decay)", low=0,
+                                    training_only=True)
+    lr_decay: float = option(0.5, "factor of each learning-rate decay", low=0, low_open=True, high=1,
+                             training_only=True)
+    min_lr: float = option(0.03, "stop training once lr falls below this", low=0, training_only=True)
+    grad_clip: float = option(5.0, "global gradient-norm clip before each optimiser step (0: off)", low=0,
+                              training_only=True)
+    kl_start: float = option(0.1, "KL weight at step 0 (annealing); 1.0 disables annealing", low=0, high=1,
+                             training_only=True)
     kl_warmup_epochs: float = option(9.0, "epochs over which the KL weight rises linearly from kl_start to 1 (9 with "
-                                          "kl_start 0.1 is the original's --warmup 10: +1/(10 x batches) per batch)")
+                                          "kl_start 0.1 is the original's --warmup 10: +1/(10 x batches) per batch)",
+                                     low=0, training_only=True)
     aggressive_mi_every: int = option(3125, "aggressive: compare validation MI every N updates and stop the encoder "
                                             "catch-up the first time it falls (3125: He et al.'s Yahoo epoch; 0: at "
-                                            "every epoch's end)")
-    svi: SVIConfig = field(default_factory=SVIConfig, metadata={"help": "SVI used while training (and its HVPs)"})
-    test_svi_steps: int | None = option(None, "SVI steps K of test-time refinement (default: the training K)")
-    iw_samples: int = option(500, "importance samples for the final IW-NLL (0: skip)")
-    iw_max_examples: int | None = option(None, "compute the IW-NLL on N test examples spread evenly over the split")
-    max_steps_per_epoch: int | None = option(None, "cut each epoch after this many batches (quick runs)")
-    checkpoint_every: int = option(200, "also write the resumable checkpoint every N steps (0: once per epoch)")
+                                            "every epoch's end)", low=0, training_only=True)
+    svi: SVIConfig = option(SVIConfig, "SVI used while training (and its HVPs)")
+    test_svi_steps: int | None = option(None, "SVI steps K of test-time refinement (default: the training K)", low=0)
+    iw_samples: int = option(500, "importance samples for the final IW-NLL (0: skip)", low=0, training_only=True)
+    iw_max_examples: int | None = option(None, "compute the IW-NLL on N test examples spread evenly over the split",
+                                         low=1, training_only=True)
+    max_steps_per_epoch: int | None = option(None, "cut each epoch after this many batches (quick runs)", low=1,
+                                             training_only=True)
+    checkpoint_every: int = option(200, "also write the resumable checkpoint every N steps (0: once per epoch)",
+                                   low=0, training_only=True)
     checkpoint_minutes: float = option(5.0, "also write the resumable checkpoint after this many minutes of training "
-                                            "since the last one (0: off)")
-    on_nan: str = option("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch")
-    seed: int = option(3435, "random seed (set_seed)")
-    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+                                            "since the last one (0: off)", low=0, training_only=True)
+    on_nan: str = option("stop", "on a non-finite loss or gradient: stop (clear error) or skip the batch",
+                         choices=ON_NAN, training_only=True)
+    seed: int = option(3435, "random seed (set_seed)", low=SEED_RANGE[0], high=SEED_RANGE[1])
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", check=_device_name)
     threads: int | None = option(None, "CPU intra-op threads (default: torch's, i.e. the physical cores or "
-                                       "OMP_NUM_THREADS; idle threads spin briefly: GOMP_SPINCOUNT=1000 unless set)")
-    out_dir: str = option("runs/default", "folder for checkpoints and results.json")
-    progress: bool = option(True, "show a tqdm progress bar")
+                                       "OMP_NUM_THREADS; idle threads spin briefly: GOMP_SPINCOUNT=1000 unless set)",
+                                 low=1, training_only=True)
+    out_dir: str = option("runs/default", "folder for checkpoints and results.json", training_only=True)
+    progress: bool = option(True, "show a tqdm progress bar", training_only=True)
 
 
 @dataclass
 class RunConfig:
     """Everything that defines a run. ``model_kind`` selects the model family; ``model`` holds its sizes."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    model_kind: str = "text"  # text | image
-    model: dict[str, Any] = field(default_factory=dict)  # overrides of the model config preset
-    model_preset: str = "small"  # paper | small | tiny
+    data: DataConfig = option(DataConfig, "the data set and its batches")
+    train: TrainConfig = option(TrainConfig, "training, testing and the SVI")
+    model_kind: str = option("text", "model family: text or image (set by the preset)", check=_model_kind)
+    model: dict[str, Any] = option({}, "overrides of the model config preset (--model KEY=VALUE)", flag="model",
+                                   check=_model_overrides)
+    model_preset: str = option("small", "model sizes: paper, small (CPU) or tiny", choices=MODEL_PRESETS,
+                               what="model preset")
 
     def to_dict(self) -> dict:
+        """The config as nested plain dicts (what records and checkpoints store)."""
         return dataclasses.asdict(self)
 
     def validate(self, *, training: bool = True) -> None:
-        """Check every field (:func:`savae_lite.validation.validate`); raises ``ValueError`` naming the flag."""
+        """Check every field (``savae_lite.validation.validate``); raises ``ValueError`` naming the flag."""
         from savae_lite.validation import validate
 
         validate(self, training=training)
@@ -123,6 +160,26 @@ class RunConfig:
                    model_preset=d.get("model_preset", "small"))
 
 
+@dataclass
+class EvalConfig:
+    """What ``savae-lite eval`` takes besides the checkpoint (the run's own config comes from the checkpoint)."""
+
+    split: str = option("test", "which split (default test)", choices=("valid", "test"))
+    test_svi_steps: int | None = option(None, "SVI steps K of test-time refinement (default: the run's test-time K)",
+                                        low=0)
+    iw_samples: int = option(0, "importance samples for IW-NLL (default 0: skip)", low=0)
+    max_examples: int | None = option(None, "evaluate on N examples spread evenly over the split", low=1)
+    seed: int | None = option(None, "random seed of the evaluation (default: the run's seed); same seed, same "
+                                    "numbers", low=SEED_RANGE[0], high=SEED_RANGE[1])
+    data_dir: str | None = option(None, "data folder (default $SAVAE_LITE_DATA or the cache)")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", check=_device_name)
+    out: str | None = option(None, "also write the metrics to this JSON file")
+
+    def validate(self) -> None:
+        """Check every field against its declaration; ``ValueError`` naming the flag."""
+        check_fields(self)
+
+
 def _section(d, where: str) -> dict:
     if not isinstance(d, dict):
         raise ValueError(f"config section {where}: expected a dict, got {type(d).__name__}")  # noqa: TRY004
@@ -134,190 +191,14 @@ def _unknown(d: dict, cls, prefix: str) -> list[str]:
     return [prefix + str(k) for k in d if k not in names]
 
 
-# ----- presets ----------------------------------------------------------------------------------------
-def derive(cfg: RunConfig, *, data: dict | None = None, train: dict | None = None, **top) -> RunConfig:
-    """A variant of ``cfg``: ``data`` and ``train`` override fields of those sections, ``top`` fields of the
-    RunConfig itself (e.g. ``model``, ``model_preset``). ``cfg`` is not modified."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **(data or {})),
-                               train=dataclasses.replace(cfg.train, **(train or {})), **top)
+_PRESET_NAMES = ("PRESETS", "preset", "derive", "original_svi")
 
 
-def preset(name: str) -> RunConfig:
-    """Named set-ups. ``ptb-small``: the README's CPU recipe. ``yahoo-paper`` / ``omniglot-paper``: the
-    original sizes and schedules. ``*-quick``: tiny runs for tests, CI and ``--quick``."""
-    if name not in PRESETS:
-        raise ValueError(f"--preset: unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
-    return PRESETS[name]()
+def __getattr__(name: str):
+    """``from savae_lite.config import preset`` (and ``PRESETS``, ``derive``, ``original_svi``) keeps working: the
+    presets moved to ``savae_lite.presets``, which imports this module, so they are looked up when first asked."""
+    if name in _PRESET_NAMES:
+        from savae_lite import presets
 
-
-def original_svi(batch_size: int, steps: int = 20) -> SVIConfig:
-    """The original code's SVI as per-example steps: lr 1 on a batch *mean* is lr 1/B per example (1/32 for
-    text, 1/50 for images), momentum 0.5, gradient clip 5 (per example here, whole batch there)."""
-    return SVIConfig(steps=steps, lr_mu=1.0 / batch_size, lr_logvar=1.0 / batch_size, momentum=0.5, clip=5.0)
-
-
-def _ptb_small() -> RunConfig:
-    """The README's CPU recipe: 3,000 PTB sentences of <= 30 words, the small LSTM, K = 5, three epochs
-    (minutes on a laptop CPU). The paper's KL annealing (0.1 -> 1) runs over the first two epochs."""
-    return RunConfig(
-        data=DataConfig(name="ptb", batch_size=32, max_len=30, max_sentences=3000),
-        train=TrainConfig(mode="savae", epochs=3, lr=1.0, decay_start_epoch=2, kl_start=0.1, kl_warmup_epochs=2,
-                          svi=original_svi(32, steps=5), iw_samples=500, iw_max_examples=100,
-                          out_dir="runs/ptb-small"),
-        model_kind="text", model_preset="small")
-
-
-def _ptb_quick() -> RunConfig:
-    return derive(_ptb_small(), data=dict(max_sentences=256, max_len=20), model_preset="tiny",
-                  model={"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4},
-                  train=dict(epochs=2, svi=original_svi(32, steps=3), iw_samples=10, iw_max_examples=64,
-                             max_steps_per_epoch=20, decay_start_epoch=0, kl_warmup_epochs=1,
-                             out_dir="runs/ptb-quick"))
-
-
-def _ptb_collapse() -> RunConfig:
-    """The text chapter's scale (``savae-lite experiment collapse``): the first 10,000 PTB training sentences of
-    <= 20 words (all such validation and test sentences), the 5,000 most frequent words, an LSTM of 128 units with
-    embeddings of 64 and z of 16, K = 5, SGD lr 1 with the original halving rule from epoch 8, at most 25 epochs,
-    KL weight 0.1 -> 1 over 5 epochs; test: 500-sample IW-NLL on 500 sentences. A few CPU minutes per VAE.
-    Aggressive training checks validation MI at every epoch's end (313 updates; the study was run that way, and
-    the sweep ``aggressive-every3125`` checks at He et al.'s scale)."""
-    return RunConfig(
-        data=DataConfig(name="ptb", batch_size=32, max_len=20, vocab_size=5000, max_sentences=10_000),
-        train=TrainConfig(mode="savae", epochs=25, lr=1.0, decay_start_epoch=8, kl_start=0.1, kl_warmup_epochs=5,
-                          svi=original_svi(32, steps=5), iw_samples=500, iw_max_examples=500,
-                          aggressive_mi_every=0, out_dir="runs/ptb-collapse"),
-        model_kind="text", model_preset="small",
-        model={"emb_dim": 64, "enc_hidden": 128, "dec_hidden": 128, "latent_dim": 16})
-
-
-def _ptb_collapse_quick() -> RunConfig:
-    """The text chapter's quick mode: the same corpus cut to 1,000 sentences, a tiny LSTM, 3 short epochs."""
-    return derive(_ptb_collapse(), data=dict(max_sentences=1000, vocab_size=2000),
-                  model={"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4},
-                  train=dict(epochs=3, max_steps_per_epoch=15, decay_start_epoch=0, kl_warmup_epochs=2,
-                             svi=original_svi(32, steps=3), iw_samples=20, iw_max_examples=100,
-                             out_dir="runs/ptb-collapse-quick"))
-
-
-def _ptb_documents() -> RunConfig:
-    """The documents study's scale (``savae-lite experiment documents``; ours, not the paper's): consecutive PTB
-    sentences joined into documents of at most 60 tokens (about 52 on average, the end-of-sentence words
-    included: the length of the paper's Yahoo answers rather than of single sentences), the first 6,000
-    training documents and the first 600 validation and test documents, the text study's vocabulary size and
-    LSTM (5,000 words, 128 units, z of 16), K = 10 SVI steps (the paper 20), SGD lr 1 halving from epoch 8, at
-    most 25 epochs, KL weight 0.1 -> 1 over 5 epochs; aggressive training checks MI every 3,125 updates (He et
-    al.'s Yahoo epoch); test: 500-sample IW-NLL on 300 documents spread over the test split."""
-    return RunConfig(
-        data=DataConfig(name="ptb", batch_size=32, doc_words=70, vocab_size=5000, max_sentences=6000),
-        train=TrainConfig(mode="savae", epochs=25, lr=1.0, decay_start_epoch=8, kl_start=0.1, kl_warmup_epochs=5,
-                          svi=original_svi(32, steps=10), iw_samples=500, iw_max_examples=300,
-                          aggressive_mi_every=3125, out_dir="runs/ptb-documents"),
-        model_kind="text", model_preset="small",
-        model={"emb_dim": 64, "enc_hidden": 128, "dec_hidden": 128, "latent_dim": 16})
-
-
-def _ptb_documents_quick() -> RunConfig:
-    """The documents study in quick mode: 300 documents of at most 30 tokens, a tiny LSTM, 3 short epochs."""
-    return derive(_ptb_documents(), data=dict(max_sentences=300, doc_words=30, vocab_size=2000),
-                  model={"emb_dim": 32, "enc_hidden": 32, "dec_hidden": 32, "latent_dim": 4},
-                  train=dict(epochs=3, max_steps_per_epoch=10, decay_start_epoch=0, kl_warmup_epochs=2,
-                             svi=original_svi(32, steps=3), iw_samples=20, iw_max_examples=40,
-                             aggressive_mi_every=10, out_dir="runs/ptb-documents-quick"))
-
-
-def _yahoo_paper() -> RunConfig:
-    """The original text set-up (train_text.py): Yahoo, batches of 32, LSTM 1024, z 32, uniform(-0.1, 0.1)
-    initialisation, SGD lr 1 with the original halving schedule from epoch 15 (stop below 0.03), <= 30 epochs,
-    KL weight 0.1 -> 1 (--warmup 10), global clip 5, K = 20 SVI steps of lr 1/32 per example."""
-    return RunConfig(
-        data=DataConfig(name="yahoo", batch_size=32, max_len=200, vocab_size=20_000),
-        train=TrainConfig(mode="savae", epochs=30, optimizer="sgd", lr=1.0, lr_schedule="original",
-                          decay_start_epoch=15, lr_decay=0.5, min_lr=0.03, grad_clip=5.0, kl_start=0.1,
-                          kl_warmup_epochs=9.0, svi=original_svi(32, steps=20), iw_samples=500,
-                          out_dir="runs/yahoo-paper"),
-        model_kind="text", model_preset="paper")
-
-
-def _omniglot_paper() -> RunConfig:
-    """The original image set-up (train_img.py): Omniglot 28 x 28, batches of 50, Adam 1e-3, 100 epochs, no
-    learning-rate decay, KL weight 0.1 -> 1 (--warmup 10), global clip 5, K = 20 SVI steps of lr 1/50."""
-    return RunConfig(
-        data=DataConfig(name="omniglot", batch_size=50),
-        train=TrainConfig(mode="savae", epochs=100, optimizer="adam", lr=1e-3, decay_start_epoch=0,
-                          grad_clip=5.0, kl_start=0.1, kl_warmup_epochs=9.0, svi=original_svi(50, steps=20),
-                          iw_samples=500, out_dir="runs/omniglot-paper"),
-        model_kind="image", model_preset="paper")
-
-
-def _omniglot_small() -> RunConfig:
-    # kl_warmup_epochs: the paper's warm-up would never reach weight 1 in five epochs
-    return derive(_omniglot_paper(), model_preset="small",
-                  train=dict(epochs=5, kl_warmup_epochs=2.0, svi=original_svi(50, steps=5), iw_max_examples=500,
-                             out_dir="runs/omniglot-small"))
-
-
-def _omniglot_quick() -> RunConfig:
-    return derive(_omniglot_small(), model_preset="tiny", model={"image_size": 28}, data=dict(max_images=200),
-                  train=dict(epochs=2, kl_warmup_epochs=1.0, svi=original_svi(50, steps=3), iw_samples=10,
-                             iw_max_examples=50, max_steps_per_epoch=10, out_dir="runs/omniglot-quick"))
-
-
-def _omniglot_study() -> RunConfig:
-    """The image chapter's scale (``savae-lite experiment latent-use``), for one CPU thread per worker.
-
-    Kept from ``omniglot-paper``: 28 x 28 Omniglot (the loader's default source, Lake et al.'s background /
-    evaluation split; training images re-binarised every batch),
-    batches of 50, Adam 1e-3 without decay, global clip 5, z of 32 dimensions, 4 conditioning maps, the original's
-    linear KL warm-up from 0.1 and its SVI (momentum 0.5, lr 1/50 per example, clip 5). Reduced:
-
-    * data: the first 5,000 training images (of 17,280), the 2,000 validation images, the first 5,000 test
-      images (of 13,180);
-    * encoder: a 16-channel ResNet (paper 64); decoder: 4 gated layers of 16 channels, kernels 7, 5, 5, 3
-      (paper 12 layers of 32 channels, kernels 9, 9, 9, 7, 7, 7, 5, 5, 5, 3, 3, 3): a logit sees 8 pixels to
-      its left and 9 rows up within 8 columns, not the whole image -- the depth sweep varies exactly this;
-    * 12 epochs of 100 steps (paper 100 epochs of 346); the KL weight reaches 1 after 3 epochs, 300 steps
-      (paper 9 epochs, about 3,100 steps);
-    * K = 5 SVI steps in training and at test (paper 20);
-    * test: 100-sample IW-NLL on 500 test images spread over the split (paper 500 samples, the whole split).
-
-    Cost, measured with one thread while two other processes shared the two cores, per step of 50 images: vae
-    0.23 s, autoreg 0.17 s, svi 0.77 s, vae+svi 0.94 s, vae+svi+kl 0.99 s, savae 2.5 s; depth 2 / 8: vae 0.15 /
-    0.43 s, savae 1.4 / 3.9 s; evaluation 0.06 s per batch (0.67 s refined), IW 0.44 s per image. The study's 16
-    units (:mod:`savae_lite.latent_use`): about 9 CPU-thread hours, under 5 hours with two workers.
-
-    (Lists, not tuples, in ``model``: the config must equal itself after a JSON round trip, so that a record's
-    rows can be re-used.)
-    """
-    return derive(_omniglot_paper(), model_preset="small", data=dict(max_images=5000),
-                  model={"latent_dim": 32, "enc_channels": 16, "dec_layers": 4, "dec_channels": 16,
-                         "kernel_sizes": [7, 5, 5, 3], "cond_maps": 4, "image_size": 28},
-                  train=dict(epochs=12, kl_start=0.1, kl_warmup_epochs=3.0, svi=original_svi(50, steps=5),
-                             iw_samples=100, iw_max_examples=500, out_dir="runs/omniglot-study"))
-
-
-def _omniglot_study_quick() -> RunConfig:
-    """The image chapter's quick mode (tests, ``--quick``): 200 images per split, a tiny model (z of 4, 2 gated
-    layers of 8 channels) on the same 28 x 28 images, 2 epochs of 4 steps,
-    K = 2, 10-sample IW-NLL on 20 images. Seconds per unit."""
-    return derive(_omniglot_study(), model_preset="tiny", data=dict(max_images=200),
-                  model={"latent_dim": 4, "enc_channels": 8, "dec_layers": 2, "dec_channels": 8,
-                         "kernel_sizes": [5, 3], "cond_maps": 2, "image_size": 28},
-                  train=dict(epochs=2, max_steps_per_epoch=4, kl_warmup_epochs=1.0, svi=original_svi(50, steps=2),
-                             iw_samples=10, iw_max_examples=20, out_dir="runs/omniglot-study-quick"))
-
-
-PRESETS = {
-    "ptb-small": _ptb_small,
-    "ptb-quick": _ptb_quick,
-    "ptb-collapse": _ptb_collapse,
-    "ptb-collapse-quick": _ptb_collapse_quick,
-    "ptb-documents": _ptb_documents,
-    "ptb-documents-quick": _ptb_documents_quick,
-    "yahoo-paper": _yahoo_paper,
-    "omniglot-paper": _omniglot_paper,
-    "omniglot-small": _omniglot_small,
-    "omniglot-quick": _omniglot_quick,
-    "omniglot-study": _omniglot_study,
-    "omniglot-study-quick": _omniglot_study_quick,
-}
+        return getattr(presets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

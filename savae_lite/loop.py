@@ -9,7 +9,8 @@ Chapter: *SA-VAE* (the training loop). One optimiser step is::
 and one epoch is that step over a list of batches, with running totals and a tqdm progress bar.
 :class:`~savae_lite.train.Trainer` adds data, validation, the learning-rate schedule, checkpoints and the run
 record; the synthetic experiment and the toy fits of the first chapters use the loop directly. Passing
-``params`` trains only those parameters (e.g. the encoder against a frozen generator).
+``params`` trains only those parameters (e.g. the encoder against a frozen generator). A mode with hooks
+(:mod:`savae_lite.hooks`) gets its ``before_step`` call inside every step and its state saved with the loop's.
 
 On several processes (``dist``, :mod:`savae_lite.distributed`) a step takes the *global* batch: each rank runs
 the mode's step on its chunk of the rows, then the gradients (weighted by chunk size) and the step's totals are
@@ -26,7 +27,6 @@ from typing import Callable, Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from savae_lite.aggressive import AggressiveSchedule, encoder_catch_up
 from savae_lite.distributed import Distributed
 from savae_lite.modes import Mode, StepStats, get_mode, training_step
 from savae_lite.objectives import kl_weight_at, perplexity
@@ -98,8 +98,7 @@ class TrainingLoop:
         self.kl_start, self.kl_warmup_steps = kl_start, kl_warmup_steps
         self.step_count = 0
         self.dist = dist
-        # mode 'aggressive': He et al.'s encoder catch-up before each step, while the schedule is on
-        self.aggressive = AggressiveSchedule() if self.mode.aggressive else None
+        self.hooks = self.mode.hooks()  # the mode's own per-run behaviour and state (:mod:`savae_lite.hooks`)
 
     @property
     def device(self) -> torch.device:
@@ -159,13 +158,11 @@ class TrainingLoop:
     def step(self, x: torch.Tensor, pool: Sequence[torch.Tensor] | None = None) -> StepStats | None:
         """One optimiser step on the batch x; None when the batch was skipped (``on_nan='skip'``).
 
-        ``pool``: the epoch's batches, from which mode ``aggressive`` draws its extra encoder batches (default:
-        x alone)."""
+        ``pool``: the epoch's batches, from which the mode's hooks may draw extra batches (mode ``aggressive``:
+        its encoder-only steps; default: x alone)."""
         where = f"at step {self.step_count} in mode {self.mode.name!r}"
-        catching_up = self.aggressive is not None and self.aggressive.active
         try:  # NaN/inf in the loss, in the SVI iterates (raised inside the step) or in the gradients
-            if catching_up:
-                encoder_catch_up(self, x, pool if pool is not None else [x], self.aggressive)
+            held = self.hooks.before_step(self, x, pool if pool is not None else [x])
             self.model.zero_grad(set_to_none=True)  # all of them: a frozen generator's gradients are discarded
             stats = self._mode_step(x)
             stats.check_finite(self.mode.name, self.step_count)
@@ -176,9 +173,8 @@ class TrainingLoop:
             if self.on_nan == "stop":
                 raise FloatingPointError(str(err) if where in str(err) else f"{err} {where}") from None
             return None
-        if catching_up:  # the ordinary step moves the decoder only while the encoder is catching up
-            for p in self.model.encoder_parameters():
-                p.grad = None
+        for p in held:  # what the hooks hold still this time (aggressive: the encoder while it catches up)
+            p.grad = None
         self.optimizer.step()
         self.step_count += 1
         return stats
@@ -212,13 +208,15 @@ class TrainingLoop:
         return totals
 
     def state_dict(self) -> dict:
+        """Optimiser state, global step and, for a mode whose hooks have a ``key``, the hooks' state under it."""
         state = {"optimizer": self.optimizer.state_dict(), "step_count": self.step_count}
-        if self.aggressive is not None:
-            state["aggressive"] = self.aggressive.state_dict()
+        if self.hooks.key is not None:
+            state[self.hooks.key] = self.hooks.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (KeyError when the hooks' state is missing from it)."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.step_count = state["step_count"]
-        if self.aggressive is not None:
-            self.aggressive.load_state_dict(state["aggressive"])
+        if self.hooks.key is not None:
+            self.hooks.load_state_dict(state[self.hooks.key])

@@ -18,6 +18,11 @@ mode           what is trained on what
 ============== =====================================================================================
 
 f = -log p(x | z) + kl_weight * KL(q || p), one reparameterised sample.
+
+A mode that keeps state across steps (``aggressive``) also names a hooks class (:mod:`savae_lite.hooks`), which the
+loop and the trainer call without knowing which mode they run. Adding a mode: its step function (or a hooks class
+in a module of its own), one :class:`Mode` record in :data:`MODES`, and its name in the config's list of mode
+names (``savae_lite.registry.MODE_NAMES``).
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from typing import Callable
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from savae_lite.aggressive import AggressiveTraining
+from savae_lite.hooks import ModeHooks
 from savae_lite.objectives import elbo_terms
 from savae_lite.svi import SVIConfig, svi
 from savae_lite.unrolled import unrolled_svi
@@ -59,7 +66,8 @@ def _accumulate(params, grads, scale: float) -> None:
 
 
 def _stats(loss, nll, kl, model, x) -> StepStats:
-    return StepStats(float(loss.detach()), float(nll.sum()), float(kl.sum()), x.shape[0], float(model.num_targets(x).sum()))
+    return StepStats(float(loss.detach()), float(nll.sum()), float(kl.sum()), x.shape[0],
+                     float(model.num_targets(x).sum()))
 
 
 def step_autoreg(model, x, svi_cfg, kl_weight):
@@ -139,7 +147,7 @@ class Mode:
     refines: bool  # its q at test time is lambda_0 refined by K SVI steps
     unrolled: bool  # trained through the SVI steps (Algorithm 1; the only mode that uses ``SVIConfig.hvp``)
     encoder_loss: str | None  # what the inference network is trained on (None: no inference network)
-    aggressive: bool = False  # extra encoder-only steps before each step (:mod:`savae_lite.aggressive`)
+    hooks: Callable[[], ModeHooks] = ModeHooks  # makes the loop's hooks (:mod:`savae_lite.hooks`; default: none)
 
     @property
     def init(self) -> str:
@@ -158,7 +166,8 @@ MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("savae", step_savae, latent=True, encoder=True, refines=True, unrolled=True,
          encoder_loss="total derivative of f(lambda_K)"),
     Mode("aggressive", step_vae, latent=True, encoder=True, refines=False, unrolled=False,
-         encoder_loss="f(lambda_0), with encoder-only steps until it catches up (He et al. 2019)", aggressive=True),
+         encoder_loss="f(lambda_0), with encoder-only steps until it catches up (He et al. 2019)",
+         hooks=AggressiveTraining),
 )}
 LATENT_MODES = tuple(name for name, m in MODES.items() if m.latent)
 

@@ -12,12 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from savae_lite.registry import MODEL_SIZES
+
 # Bytes per parameter while training: float32 weights, their gradients and two optimiser moments (Adam).
 # Evaluating needs the weights and the loaded checkpoint's copy of them.
 TRAIN_BYTES_PER_PARAMETER = 16
 EVAL_BYTES_PER_PARAMETER = 8
-_SIZE_FIELDS = ("vocab_size", "emb_dim", "enc_hidden", "dec_hidden", "latent_dim", "enc_channels", "dec_layers",
-                "dec_channels", "cond_maps", "image_size")
 
 
 def check_out_file(flag: str, path: str | os.PathLike, suffix: str = ".json") -> Path:
@@ -110,7 +110,7 @@ def _culprits(cfg) -> str:
         paper = dataclasses.asdict(model_config(dataclasses.replace(cfg, model={}, model_preset="paper")))
     except Exception:  # noqa: BLE001
         paper = {}
-    sizes = {k: v for k, v in cfg.model.items() if k in _SIZE_FIELDS and isinstance(v, int)}
+    sizes = {k: v for k, v in cfg.model.items() if k in MODEL_SIZES and isinstance(v, int)}
     large = {k: v for k, v in sizes.items() if isinstance(paper.get(k), int) and v > paper[k]} or sizes
     if not large:
         return f"--model-preset {cfg.model_preset}"

@@ -334,11 +334,14 @@ SUMMARY_KEYS = ("nll_bound", "iw_nll", "ppl_bound", "ppl_iw", "kl", "mi", "au", 
 
 def summarize(rows: list[dict], baseline: str | None = None) -> list[dict]:
     """Mean and sample standard deviation (None for one seed) over seeds, one entry per setting, in table order;
-    ``time_vs_vae``: each setting's epoch time over the ``baseline`` setting's (when it is among the rows)."""
+    ``devices``: the kinds of device its rows trained on; ``time_vs_vae``: each setting's epoch time over the
+    ``baseline`` setting's, when the baseline is among the rows and trained on the same kind of device (a GPU
+    epoch over a CPU epoch is no cost ratio)."""
     out = []
     for name in dict.fromkeys(r["setting"] for r in rows):
         group = [r for r in rows if r["setting"] == name]
-        entry = {"setting": name, "mode": group[0]["mode"], "seeds": len(group)}
+        devices = sorted({str(r.get("device")).split(":")[0] for r in group})
+        entry = {"setting": name, "mode": group[0]["mode"], "seeds": len(group), "devices": devices}
         for key in SUMMARY_KEYS:
             vals = [r[key] for r in group if r.get(key) is not None]
             if not vals:
@@ -348,7 +351,7 @@ def summarize(rows: list[dict], baseline: str | None = None) -> list[dict]:
         out.append(entry)
     ref = next((e for e in out if e["setting"] == baseline), None)
     for e in out:  # cost relative to the baseline VAE's epoch (He et al. report SA-VAE at 9.9x on Yahoo)
-        if ref and ref.get("train_time_per_epoch_s"):
+        if ref and ref.get("train_time_per_epoch_s") and e["devices"] == ref["devices"]:  # same kind of device
             e["time_vs_vae"] = e["train_time_per_epoch_s"] / ref["train_time_per_epoch_s"]
     return out
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from savae_lite.fields import option
 from savae_lite.objectives import elbo_terms
-
-
-HVP_BACKENDS = ("fd", "exact")
+from savae_lite.registry import HVP_BACKENDS
 
 
 @dataclass
@@ -32,17 +31,21 @@ class SVIConfig:
     ``lr_*`` are per-example step sizes on the per-example objective, so a step does not change with the size
     of a batch (or of the last, smaller bucket). The original code takes lr 1 on a batch *mean*, i.e. lr 1/B
     per example: each preset takes its default from its batch size (1/32 for text, 1/50 for images; see
-    :func:`savae_lite.config.original_svi`). ``clip`` bounds the per-example gradient norm of mu and of logvar
+    ``savae_lite.presets.original_svi``). ``clip`` bounds the per-example gradient norm of mu and of logvar
     separately (None: no clipping). ``hvp`` is how Algorithm 1 differentiates through the steps (``fd``:
     finite differences, ``exact``: double backward); plain SVI ignores it.
     """
 
-    steps: int = 20
-    lr_mu: float = 1.0 / 32
-    lr_logvar: float = 1.0 / 32
-    momentum: float = 0.5
-    clip: float | None = 5.0
-    hvp: str = "fd"
+    steps: int = option(20, "SVI steps K while training (test-time K: --test-svi-steps)", flag="train-svi-steps",
+                        low=0)
+    # lr 0 is allowed: that half of lambda then stays at lambda_0
+    lr_mu: float = option(1.0 / 32, "per-example SVI step size for mu", flag="svi-lr-mu", low=0)
+    lr_logvar: float = option(1.0 / 32, "per-example SVI step size for log sigma^2", flag="svi-lr-logvar", low=0)
+    momentum: float = option(0.5, "SVI momentum", flag="svi-momentum", low=0, high=1, high_open=True)
+    clip: float | None = option(5.0, "per-example clip of the SVI gradient norm (mu and logvar separately)",
+                                flag="svi-clip", low=0, low_open=True)
+    hvp: str = option("fd", "savae: Hessian-vector products by finite differences (fd) or double backward (exact)",
+                      flag="hvp", choices=HVP_BACKENDS, what="back-end")
 
     def with_steps(self, steps: int) -> "SVIConfig":
         """The same settings with K = ``steps`` (e.g. a different K at test time)."""

@@ -25,8 +25,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, savae_lite.results as r; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'commit', r.git_commit())"
 
 mkdir -p runs
-log "1. study units until $(( BUDGET - 150 )) s, one worker process per unit"
-stop=$(( $(left) - 150 ))
+RESERVE=${GPU_RESERVE:-150}  # seconds kept after the workers: partial records, the bench, packing
+log "1. study units until $(( BUDGET - RESERVE )) s, one worker process per unit"
+stop=$(( $(left) - RESERVE ))
 pids=()
 for spec in ${GPU_UNITS:-}; do
   study=${spec%%:*}; IFS=, read -ra units <<< "${spec#*:}"
@@ -50,7 +51,7 @@ done
 tail -n 4 runs/log-*.txt
 
 log "3. one training step per mode at the paper's sizes (the GPU alone)"
-for recipe in omniglot-paper yahoo-paper; do
+for recipe in ${GPU_BENCH_RECIPES-omniglot-paper yahoo-paper}; do
   timeout 50 $PY -m savae_lite.cli bench --only mode_steps --recipe "$recipe" --device cuda \
     --out "runs/bench-mode-steps-$recipe-cuda.json" 2>&1 | tail -12
 done

