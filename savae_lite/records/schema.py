@@ -23,7 +23,8 @@ METRICS = (*SUMMARY_KEYS, "bound", "bound_no_refine", "train_s", "eval_s", "seed
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where and when a record was made: git commits, device, CPU threads per run, CPU-thread hours of compute,
+    """Where and when a record was made: git commits, the kinds of device its runs used, CPU threads per run, hours
+    of compute (CPU-thread hours, or device hours when a GPU took part),
     date (``YYYY-MM-DD``), whether it is a quick run or misses units, the file it was read from (``None``:
     computed on this page) and the wall-clock seconds it took."""
 
@@ -46,7 +47,7 @@ class Provenance:
                  + (f", {self.threads} thread{'s' if self.threads != 1 else ''} per run" if self.threads else "")]
         if self.cpu_hours is not None:
             hours = f"{self.cpu_hours:.1f}" if self.cpu_hours >= 0.95 else f"{self.cpu_hours:.2f}"
-            parts.append(f"{hours} CPU-thread hours")
+            parts.append(f"{hours} {'CPU-thread hours' if self.device == 'cpu' else 'hours of compute'}")
         if self.date:
             parts.append(self.date)
         if self.quick:
@@ -156,7 +157,9 @@ def from_dict(obj, source: str = "record", path: str | None = None) -> Record:
     if stray:
         _fail(source, f"the summary names setting {stray[0]!r}, which no row has")
     threads = env.get("cpu_threads")
-    prov = Provenance(commits=commits, device=str(env["device"]), threads=threads,
+    kinds = sorted({str(r.get("device") or env["device"]).split(":")[0] for r in rows}) or [str(env["device"])]
+    device = " and ".join(kinds)  # the kinds of device the rows trained on (a study may use several)
+    prov = Provenance(commits=commits, device=device, threads=threads,
                       cpu_hours=_cpu_hours(obj, threads), date=_date(obj), quick=bool(obj.get("quick")),
                       missing=tuple(obj.get("missing_units") or ()), path=path, wall_s=obj.get("wall_time_s"))
     return Record(obj["experiment"], rows, summary, prov, obj)

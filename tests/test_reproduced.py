@@ -1,0 +1,78 @@
+"""The closing page's verdicts (records/reproduced.py): on the committed records, and on made-up records that force
+each verdict the other way."""
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pandas")
+
+from savae_lite.records import reproduced as R  # noqa: E402
+
+BOOK = Path(__file__).resolve().parents[1] / "book" / "results"
+
+
+def load(name):
+    return json.loads((BOOK / f"{name}.json").read_text())
+
+
+def summary(*entries):
+    return {"summary": [dict(e) for e in entries]}
+
+
+def e(setting, **kw):
+    return {"setting": setting, "mode": setting, **kw}
+
+
+def test_every_row_on_the_committed_records_has_a_known_verdict_and_both_numbers():
+    rows = R.claims(load("collapse"), load("latent_use"), load("documents"), load("collapse-sweeps"),
+                    load("synthetic"), load("saliency"))
+    assert {r["verdict"] for r in rows} <= {R.REPRODUCED, R.PARTLY, R.NOT, R.PENDING}
+    assert all(r["paper"] and r["ours"] and r["scale"] and r["chapter"] for r in rows)
+    by = {(r["claim"], r["ours"].split(":")[0]): r["verdict"] for r in rows}
+    text = "SA-VAE reaches a better NLL than the LSTM language model on text"
+    assert by[(text, "sentences")] == R.NOT  # 67.39 ± 0.15 against 66.77 ± 0.29
+    assert sum(R.tally(rows).values()) == len(rows)
+
+
+def test_better_than_follows_the_seeds_spread():
+    a, b = e("savae", iw_nll=66.0, iw_nll_sd=0.1), e("autoreg", iw_nll=67.0, iw_nll_sd=0.1)
+    assert R.better_than(a, b) == R.REPRODUCED
+    assert R.better_than(b, a) == R.NOT
+    assert R.better_than(e("s", iw_nll=66.95, iw_nll_sd=0.1), b) == R.NOT  # a tie is no win
+    assert R.better_than(a, None) == R.PENDING
+    assert R.better_than(e("s", iw_nll=66.0), e("l", iw_nll=67.0)) == R.REPRODUCED  # one seed each: by the sign
+
+
+def test_documents_row_turns_from_pending_to_a_verdict_when_sa_vae_has_run():
+    lm = e("autoreg", iw_nll=267.7, iw_nll_sd=1.8)
+    rows = R.text_likelihood(summary(lm, e("savae", iw_nll=67.0, iw_nll_sd=0.1)), summary(lm))
+    assert rows[1]["verdict"] == R.PENDING and "still to run" in rows[1]["ours"]
+    won = R.text_likelihood(summary(lm), summary(lm, e("savae", iw_nll=260.0, iw_nll_sd=1.0)))
+    assert won[1]["verdict"] == R.REPRODUCED
+
+
+def test_latent_use_aggressive_and_refinement_verdicts():
+    va = e("vae+anneal", kl=0.001)
+    assert R.text_latent_use(summary(va, e("savae", kl=5.0)))["verdict"] == R.REPRODUCED
+    assert R.text_latent_use(summary(va, e("savae", kl=0.9)))["verdict"] == R.PARTLY
+    assert R.text_latent_use(summary(va, e("savae", kl=0.01)))["verdict"] == R.NOT
+    collapsed = summary(e("aggressive", kl=0.003))
+    assert R.aggressive(collapsed, None)["verdict"] == R.NOT
+    assert R.aggressive(collapsed, summary(e("aggressive-every3125", kl=1.2)))["verdict"] == R.PARTLY
+    assert R.aggressive(summary(e("aggressive", kl=2.0)), None)["verdict"] == R.REPRODUCED
+    sa = e("savae", nll_bound_no_refine=68.0, nll_bound_no_refine_sd=0.1, nll_bound_refine=67.0,
+           nll_bound_refine_sd=0.1, kl_no_refine=1.0, kl_refine=1.1)
+    assert R.refinement(summary(sa))["verdict"] == R.REPRODUCED
+    assert R.refinement(summary({**sa, "nll_bound_refine": 67.95}))["verdict"] == R.NOT
+
+
+def test_image_and_cost_verdicts():
+    rec = summary(e("vae", kl=1.5, kl_sd=0.2, iw_nll=107.3, iw_nll_sd=0.4, time_vs_vae=1.0),
+                  e("savae", kl=3.3, kl_sd=0.3, iw_nll=107.2, iw_nll_sd=0.4, time_vs_vae=8.4),
+                  e("autoreg", iw_nll=110.8))
+    more, nll, beats = R.images(rec)
+    assert (more["verdict"], nll["verdict"], beats["verdict"]) == (R.REPRODUCED, R.NOT, R.REPRODUCED)
+    assert R.cost(summary(e("savae", time_vs_vae=9.0)), rec)["verdict"] == R.REPRODUCED
+    assert R.cost(summary(e("savae", time_vs_vae=90.0)), rec)["verdict"] == R.NOT
+    assert R.cost(summary(), summary())["verdict"] == R.PENDING
