@@ -61,9 +61,11 @@ class AggressiveSchedule:
         self.previous_mi = mi
 
     def state_dict(self) -> dict:
+        """The schedule's fields as a plain dict, for the resumable checkpoint ``last.pt``."""
         return asdict(self)
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the fields written by :meth:`state_dict` (on resume)."""
         for key, value in state.items():
             setattr(self, key, value)
 
@@ -151,7 +153,9 @@ class AggressiveTraining(ModeHooks):
             self.schedule.epoch_end(run.epoch, valid["mi"], step=run.step)
 
     def state_dict(self) -> dict:
+        """The schedule's state (:meth:`AggressiveSchedule.state_dict`), for ``last.pt``."""
         return self.schedule.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the schedule's state from :meth:`state_dict` (on resume)."""
         self.schedule.load_state_dict(state)

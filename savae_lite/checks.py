@@ -51,7 +51,8 @@ def relative_error(got: Tensors, ref: Tensors) -> float:
 def random_sentences(n: int, length: int, vocab_size: int,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """A LongTensor (n, length) of sentences ``<s> w_1 .. w_{length-2} </s>`` with words drawn uniformly from
-    [4, vocab_size) (ids 0-3 are ``<pad>``, ``<unk>``, ``<s>``, ``</s>``, as in :class:`savae_lite.data.Vocab`).
+    [4, vocab_size) (ids 0-3 are ``<pad>``, ``<unk>``, ``<s>``, ``</s>``, as in
+    :class:`~savae_lite.data.vocab.Vocab`).
 
     The words come from one ``torch.randint`` draw of the full (n, length) shape with ``generator`` (the global
     CPU generator when None); the first and last column are then set to ``<s>`` = 2 and ``</s>`` = 3.

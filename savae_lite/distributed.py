@@ -160,6 +160,7 @@ class Distributed:
         return out
 
     def barrier(self) -> None:
+        """Wait until every process reaches this point (``torch.distributed.barrier``)."""
         dist.barrier()
 
 

@@ -97,6 +97,9 @@ def _study(module: str, attr: str = "STUDY"):
 
 
 # the studies (savae_lite.study): their record is also their resume state (--partial and --only apply)
+#: The studies ``savae-lite experiment NAME`` runs through :mod:`savae_lite.study`, by name.
+#:
+#: :meta hide-value:
 STUDIES = {"collapse": _study("collapse"), "collapse-sweeps": _study("collapse", "SWEEP_STUDY"),
            "latent-use": _study("latent_use"), "documents": _study("documents")}
 

@@ -67,4 +67,5 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def sentence(words: list[str]) -> str:
+    """The words joined by spaces, or ``(empty)`` for a sentence without words (for printing)."""
     return " ".join(words) if words else "(empty)"

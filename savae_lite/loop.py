@@ -56,6 +56,7 @@ class EpochTotals:
     skipped: int = 0  # batches skipped for a non-finite loss (``on_nan='skip'``)
 
     def add(self, stats: StepStats | None, seconds: float) -> None:
+        """Add one step's :class:`~savae_lite.modes.StepStats` and its seconds (``None``: a skipped step)."""
         self.time += seconds
         if stats is None:
             self.skipped += 1
@@ -73,6 +74,7 @@ class EpochTotals:
                 "ppl_bound": perplexity(self.nll + self.kl, self.tokens) if self.tokens else None}
 
     def to_dict(self) -> dict:
+        """The totals as a plain dict (for the run record)."""
         return dataclasses.asdict(self)
 
 
@@ -102,6 +104,7 @@ class TrainingLoop:
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's parameters."""
         return next(self.model.parameters()).device
 
     def kl_weight(self) -> float:

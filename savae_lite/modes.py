@@ -51,6 +51,8 @@ class StepStats:
     tokens: float  # predicted symbols
 
     def check_finite(self, mode: str, step: int) -> None:
+        """Raise ``FloatingPointError`` naming the quantity, the step and the mode if the loss,
+        NLL or KL is not finite."""
         for name in ("loss", "nll", "kl"):
             value = getattr(self, name)
             if not math.isfinite(value):
@@ -71,12 +73,20 @@ def _stats(loss, nll, kl, model, x) -> StepStats:
 
 
 def step_autoreg(model, x, svi_cfg, kl_weight):
+    """``autoreg``: a model without z trained on -log p(x). x (B, ...); gradients of the batch mean
+    in ``.grad``; ``svi_cfg`` and ``kl_weight`` are unused.
+
+    Chapter: *SA-VAE* (all modes side by side)."""
     nll = model.neg_log_lik(x, None)
     (nll.sum() / x.shape[0]).backward()
     return _stats(nll.sum(), nll.detach(), torch.zeros_like(nll), model, x)
 
 
 def step_vae(model, x, svi_cfg, kl_weight):
+    """``vae`` (and ``aggressive``'s joint step): encoder and decoder on the amortised ELBO f(enc(x)).
+
+    x (B, ...); lambda_0 = (mu, logvar), each (B, Z); one reparameterised sample; gradients of the
+    batch mean of -log p(x | z) + kl_weight * KL in ``.grad``. Chapter: *SA-VAE*."""
     mu, logvar = model.encode(x)
     t = elbo_terms(model, x, mu, logvar)
     loss = t.loss(kl_weight).sum()
@@ -95,6 +105,10 @@ def _decoder_on_svi(model, x, mu0, logvar0, svi_cfg, kl_weight):
 
 
 def step_svi(model, x, svi_cfg, kl_weight):
+    """``svi``: no encoder; K SVI steps from lambda_0 = 0 (each (B, Z)), then the decoder on
+    f(lambda_K). x (B, ...); gradients of the batch mean in ``.grad``.
+
+    Chapters: *Stochastic variational inference* and *SA-VAE*."""
     B, Z = x.shape[0], model.latent_dim
     zeros = torch.zeros(B, Z, device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
     loss, t, _, _ = _decoder_on_svi(model, x, zeros, zeros, svi_cfg, kl_weight)
@@ -102,6 +116,10 @@ def step_svi(model, x, svi_cfg, kl_weight):
 
 
 def step_vae_svi(model, x, svi_cfg, kl_weight):
+    """``vae+svi``: the encoder on its own ELBO f(enc(x)); the decoder on f(lambda_K), K SVI steps
+    from lambda_0 = enc(x) (no gradient into the encoder through SVI). x (B, ...); lambda (B, Z).
+
+    Chapter: *SA-VAE*."""
     mu0, logvar0 = model.encode(x)
     enc = list(model.encoder_parameters())
     enc_loss = elbo_terms(model, x, mu0, logvar0).loss(kl_weight).sum() / x.shape[0]
@@ -118,6 +136,10 @@ def kl_between(mu_q, logvar_q, mu_p, logvar_p):
 
 
 def step_vae_svi_kl(model, x, svi_cfg, kl_weight):
+    """``vae+svi+kl``: the decoder on f(lambda_K) as in :func:`step_vae_svi`; the encoder on
+    KL(q(lambda_0) || stop_grad(q(lambda_K))). x (B, ...); lambda (B, Z).
+
+    Chapter: *SA-VAE*."""
     mu0, logvar0 = model.encode(x)
     loss, t, mu_K, logvar_K = _decoder_on_svi(model, x, mu0.detach(), logvar0.detach(), svi_cfg, kl_weight)
     enc = list(model.encoder_parameters())
@@ -127,6 +149,11 @@ def step_vae_svi_kl(model, x, svi_cfg, kl_weight):
 
 
 def step_savae(model, x, svi_cfg, kl_weight):
+    """``savae``: encoder and decoder on the total derivative of f(lambda_K) through the K SVI steps
+    (Algorithm 1, :func:`~savae_lite.unrolled.unrolled_svi`; the HVP back-end from ``svi_cfg``).
+
+    x (B, ...); lambda_0 = enc(x), each (B, Z); gradients of the batch mean in ``.grad``.
+    Chapters: *Differentiable SVI* (the algorithm) and *SA-VAE* (training with it)."""
     mu0, logvar0 = model.encode(x)
     params = [p for p in model.decoder_parameters() if p.requires_grad]
     out = unrolled_svi(model, x, mu0, logvar0, svi_cfg, kl_weight=kl_weight, params=params)
@@ -155,6 +182,9 @@ class Mode:
         return "encoder" if self.encoder else "zeros"
 
 
+#: Every training mode's :class:`Mode` record, by name (the table above).
+#:
+#: :meta hide-value:
 MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("autoreg", step_autoreg, latent=False, encoder=False, refines=False, unrolled=False, encoder_loss=None),
     Mode("vae", step_vae, latent=True, encoder=True, refines=False, unrolled=False, encoder_loss="f(lambda_0)"),

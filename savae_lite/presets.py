@@ -186,6 +186,9 @@ def _omniglot_study_quick() -> RunConfig:
                              iw_samples=10, iw_max_examples=20, out_dir="runs/omniglot-study-quick"))
 
 
+#: Every preset ``--preset`` accepts: name -> the function that returns its config.
+#:
+#: :meta hide-value:
 PRESETS = {
     "ptb-small": _ptb_small,
     "ptb-quick": _ptb_quick,

@@ -41,6 +41,7 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> (B, C_out, H, W) with the masked kernel."""
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
 
@@ -59,6 +60,7 @@ class SingleStackPixelCNN(nn.Module):
         self.head = nn.Conv2d(channels, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C_in, H, W) -> logits (B, 1, H, W)."""
         for layer in self.layers:
             x = torch.tanh(layer(x))
         return self.head(x)

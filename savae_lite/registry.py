@@ -52,6 +52,9 @@ class DataSet:
         return getattr(importlib.import_module(module), function)
 
 
+#: Every data set a run can name (``--data``), by name.
+#:
+#: :meta hide-value:
 DATA_SETS: dict[str, DataSet] = {d.name: d for d in (
     DataSet("ptb", "text", "savae_lite.data.text:read_ptb", "Penn Treebank, embedded"),
     DataSet("yahoo", "text", "savae_lite.data.text:read_yahoo", "Yahoo Answers"),

@@ -93,4 +93,5 @@ def write_json(obj: dict, path: str | os.PathLike) -> Path:
 
 
 def stamp() -> str:
+    """The local time now as ISO 8601 with its UTC offset (``2025-01-31T14:05:09+0100``), for records."""
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -22,14 +22,15 @@ from savae_lite.distributed import rank_seed
 from savae_lite.runtime import set_seed
 
 
-RESUMABLE = ("model", "loop", "scheduler", "state", "history", "config", "rng")  # what a resume needs
+#: The entries of ``last.pt`` that a resume needs.
+RESUMABLE = ("model", "loop", "scheduler", "state", "history", "config", "rng")
 
 
 def load_resumable(path: str | os.PathLike) -> tuple[dict, Path] | None:
-    """The checkpoint to resume from and its file: ``path`` (``last.pt``), or :func:`previous_of` ``(path)`` with a
-    warning when ``path`` is missing, unreadable or fails its checksum (a damaged ``path`` is renamed
-    ``last.damaged.pt``, so the next save does not keep it as the previous version). None when neither file
-    exists; ValueError naming both problems when neither loads."""
+    """The checkpoint to resume from and its file: ``path`` (``last.pt``), or
+    :func:`~savae_lite.checkpoint.previous_of` ``(path)`` with a warning when ``path`` is missing, unreadable or
+    fails its checksum (a damaged ``path`` is renamed ``last.damaged.pt``, so the next save does not keep it as
+    the previous version). None when neither file exists; ValueError naming both problems when neither loads."""
     path = Path(path)
     prev = previous_of(path)
     if not path.exists() and not prev.exists():

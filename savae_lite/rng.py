@@ -14,6 +14,9 @@ import torch
 
 @dataclass
 class RngState:
+    """The generator states a computation consumes: the CPU generator's state and, on CUDA, the state
+    of the generator of device ``cuda_index`` (ByteTensors, as ``torch.get_rng_state`` returns them)."""
+
     cpu: torch.Tensor
     cuda: torch.Tensor | None = None
     cuda_index: int | None = None

@@ -13,7 +13,8 @@ that have work, and SA-VAE training slowed to 0.30x of its quiet speed. The pack
   fastest policy, next to a busy process 0.52x of it, where sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) kept
   0.72x alone and the runtime's default spin (about 3 ms) 0.32x next to a busy process. libgomp reads the
   variables when it is loaded, i.e. at ``import torch`` (setting them afterwards has no effect: measured), so
-  this module sets the default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite`` command) does this first.
+  this module sets the default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite``
+  command) does this first.
   ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` already in the environment win, and when torch was imported before
   savae-lite nothing is set (it could no longer take effect; :func:`thread_policy` says so).
 * the number of intra-op threads: ``--threads N`` (``TrainConfig.threads``) when given, else torch's default
@@ -91,6 +92,8 @@ class ThreadPolicy:
     wait_policy_from: str  # 'savae-lite default', 'environment' or 'torch imported before savae-lite'
 
     def to_dict(self) -> dict:
+        """The policy as a plain dict (thread count, OpenMP wait policy and where each came from),
+        for run records."""
         return {"threads": self.threads, "threads_from": self.threads_from, "wait_policy": self.wait_policy,
                 "wait_policy_from": self.wait_policy_from}
 

@@ -314,7 +314,7 @@ def saliency_table(model, batches: Iterable[torch.Tensor], vocab, refine: SVICon
                    seed: int | None = None, placeholders: Mapping[str, str] | None = None):
     """Run output (and input) saliency over ``batches`` (each (B, T)) and return :func:`token_table`'s frame.
 
-    ``vocab`` decodes ids (:class:`savae_lite.data.Vocab`); ``tagger``: :func:`savae_lite.pos.tag`'s tagger, or
+    ``vocab`` decodes ids (:class:`~savae_lite.data.vocab.Vocab`); ``tagger``: :func:`savae_lite.pos.tag`'s tagger, or
     None for no tags. The input saliency of a row is that of the same token x_t (``<s>``'s is not in the table).
     Sentence ids count the examples in order. Batch k's SVI noise is seeded by ``seed + k`` (a random seed when
     None), the same for both saliencies, so both use the same lambda.

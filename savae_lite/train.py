@@ -91,6 +91,7 @@ class Trainer:
 
     @property
     def lr(self) -> float:
+        """The optimiser's current learning rate."""
         return self.loop.optimizer.param_groups[0]["lr"]
 
     def _parameters_finite(self, what: str) -> bool:
@@ -109,6 +110,8 @@ class Trainer:
         self._last_save = time.monotonic()
 
     def save_best(self) -> None:
+        """Write ``best.pt`` (model weights, config, vocabulary, epoch) atomically; rank 0 only, and
+        only while the parameters are finite."""
         if not self._parameters_finite("checkpoint best.pt") or not self.is_main:
             return
         checkpoint.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(),

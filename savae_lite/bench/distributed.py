@@ -88,6 +88,7 @@ def _side(world: int, batch: int, args) -> float:
 
 
 def load_average() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (rounded), or None where the OS has none."""
     return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
@@ -119,6 +120,8 @@ def run(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m savae_lite.bench.distributed``: parse ``argv``, print the record (and write it with
+    ``--out``); returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m savae_lite.bench.distributed",
                                 description="Training examples/s of N gloo processes vs 1 on this machine.")
     p.add_argument("--world", type=int, default=2, help="processes of the parallel sides (default 2)")

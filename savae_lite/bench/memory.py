@@ -1,4 +1,5 @@
-"""Peak memory of one call: :func:`measure_memory` and the CPU tensor tracker :class:`TensorMemoryPeak`.
+"""Peak memory of one call: :func:`~savae_lite.bench.measure_memory` and the CPU tensor tracker
+:class:`~savae_lite.bench.TensorMemoryPeak`.
 
 Chapter: *Differentiable SVI* (the memory of the two HVP back-ends).
 

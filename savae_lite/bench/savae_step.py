@@ -3,15 +3,16 @@ peak memory, for each HVP back-end and K.
 
 Chapter: *Differentiable SVI* (the cost of Algorithm 1).
 
-* **Decoder gradient evaluation** (``grad_eval_s``, :func:`decoder_grad_eval`): with lambda = (mu, logvar) the
-  encoder's output for the batch x (detached leaves, (B, Z)), one call ``torch.autograd.grad(f, [mu, logvar,
-  *theta])`` where ``f = sum_i [-log p_theta(x_i | z_i) + KL(q(z; lambda_i) || N(0, I))]``,
+* **Decoder gradient evaluation** (``grad_eval_s``, :func:`~savae_lite.bench.decoder_grad_eval`): with
+  lambda = (mu, logvar) the encoder's output for the batch x (detached leaves, (B, Z)), one call
+  ``torch.autograd.grad(f, [mu, logvar, *theta])`` where
+  ``f = sum_i [-log p_theta(x_i | z_i) + KL(q(z; lambda_i) || N(0, I))]``,
   ``z_i = mu_i + exp(logvar_i / 2) eps_i`` (one fresh eps, the model in train mode, so dropout is on) and theta
   are the decoder parameters: the forward pass of f and the backward pass to lambda *and* theta. This is one
   SVI step's work in the ``fd`` back-end and the unit of the floor.
-* **SA-VAE step** (``step_s``, :func:`savae_gradients`): ``model.zero_grad(); modes.training_step(model, x, 'savae',
-  SVIConfig(steps=K, hvp=hvp), kl_weight=1.0)`` — encoder forward, K SVI steps, the reverse pass through them
-  and the backward pass into the encoder, gradients left in ``.grad``.
+* **SA-VAE step** (``step_s``, :func:`~savae_lite.bench.savae_gradients`): ``model.zero_grad();
+  modes.training_step(model, x, 'savae', SVIConfig(steps=K, hvp=hvp), kl_weight=1.0)`` — encoder forward, K SVI
+  steps, the reverse pass through them and the backward pass into the encoder, gradients left in ``.grad``.
 * ``ratio_to_floor = step_s / ((2K + 1) * grad_eval_s)``: 2K + 1 gradient evaluations (K forward, K
   Hessian-vector products, one at lambda_K) is the floor of exact unrolled differentiation. A value below 1 is
   not possible (the step also runs the encoder), so one below 1 is measurement noise.
@@ -27,7 +28,7 @@ IQR of ``step_s``, of its neighbouring ``grad_eval_s`` and of the per-round ``ra
 :mod:`savae_lite.bench.timing` for the clock), and ``stable``.
 
 **Memory** (``peak_mem_mb``, ``peak_rss_mb``): one separate, untimed step per cell, measured by
-:func:`~savae_lite.bench.memory.measure_memory`, before the timing; an exact-HVP cell whose memory,
+:func:`~savae_lite.bench.measure_memory`, before the timing; an exact-HVP cell whose memory,
 extrapolated linearly in K from the previous one, would exceed the preset's limit (or half the available
 memory) is skipped and its row carries a ``note``.
 """
@@ -73,10 +74,13 @@ class CellTimings:
     neighbours: list[list[Timing]] = field(default_factory=list)  # per step: the blocks before and after it
 
     def add(self, step: Timing, around: list[Timing]) -> None:
+        """Record one timed SA-VAE step and the decoder gradient evaluations timed around it."""
         self.steps.append(step)
         self.neighbours.append(around)
 
     def ratios(self, wall: bool = False) -> list[float]:
+        """Each step's ratio to its floor: step seconds / ((2K + 1) x the median of its neighbouring
+        gradient evaluations); CPU (or device) seconds, or wall-clock seconds with ``wall``."""
         def sec(t: Timing) -> float:
             return t.wall if wall else t.seconds
 
@@ -84,9 +88,12 @@ class CellTimings:
                 for s, around in zip(self.steps, self.neighbours)]
 
     def is_stable(self, rel_iqr: float) -> bool:
+        """Whether there are at least two steps and the ratios' IQR / median is at most ``rel_iqr``."""
         return len(self.steps) >= 2 and Spread.of(self.ratios()).rel_iqr <= rel_iqr
 
     def fields(self) -> dict:
+        """The cell's record fields: medians and quartiles of step, gradient evaluation and ratio,
+        their wall-clock medians, the number of repeats and every ratio."""
         grad_evals = [g for around in self.neighbours for g in around]
         wall_ratio = Spread.of(self.ratios(wall=True))
         return {**Spread.of([s.seconds for s in self.steps]).fields("step_s", 5),

@@ -154,10 +154,13 @@ class Worker:
         return json.loads(line)
 
     def wait_ready(self) -> dict:
+        """Block until the worker has built its model and reports ready; returns (and keeps) its
+        report (threads, policy and environment)."""
         self.info = self._reply()
         return self.info
 
     def run(self) -> dict:
+        """Ask the worker for one timed run of its training steps; returns its JSON reply (steps/s)."""
         self.proc.stdin.write("run\n")
         self.proc.stdin.flush()
         return self._reply()

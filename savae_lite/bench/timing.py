@@ -60,26 +60,32 @@ class Spread:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> "Spread":
+        """The spread of ``values`` (any sequence of numbers, stored as floats)."""
         return cls(tuple(float(v) for v in values))
 
     @property
     def median(self) -> float:
+        """The median (quantile 0.5, linear interpolation)."""
         return quantile(self.values, 0.5)
 
     @property
     def q25(self) -> float:
+        """The first quartile (linear interpolation)."""
         return quantile(self.values, 0.25)
 
     @property
     def q75(self) -> float:
+        """The third quartile (linear interpolation)."""
         return quantile(self.values, 0.75)
 
     @property
     def iqr(self) -> float:
+        """The interquartile range, q75 - q25."""
         return self.q75 - self.q25
 
     @property
     def rel_iqr(self) -> float:
+        """The IQR relative to the median (``inf`` when the median is 0)."""
         return self.iqr / self.median if self.median else math.inf
 
     def fields(self, name: str, digits: int) -> dict:

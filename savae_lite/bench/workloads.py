@@ -1,5 +1,5 @@
 """The benchmark's models' inputs: a text batch set (PTB or random sentences) and an image batch (Omniglot or
-random binary images), sized by a :class:`~savae_lite.bench.presets.BenchConfig`.
+random binary images), sized by a :class:`~savae_lite.bench.BenchConfig`.
 
 Chapter: *Differentiable SVI*. The timings do not depend on the values of the data, only on their shapes; PTB
 and Omniglot are used when available so that the recorded runs are the real workload.
@@ -16,6 +16,10 @@ from savae_lite.checks import random_sentences
 
 @dataclass
 class TextWorkload:
+    """The text side of the benchmark: the model's :class:`~savae_lite.models.text.TextModelConfig`,
+    the SA-VAE step's batch (B, T) (LongTensor), the batches of the loop-vs-bare comparison, the
+    IW-NLL sentences (N, T) and a line saying which data they are."""
+
     model_config: object  # TextModelConfig
     step_batch: torch.Tensor  # (text_batch, text_len): the SA-VAE step's batch
     train_batches: list[torch.Tensor]  # train_batches batches for loop-vs-bare
@@ -25,6 +29,9 @@ class TextWorkload:
 
 @dataclass
 class ImageWorkload:
+    """The image side of the benchmark: the model's :class:`~savae_lite.models.image.ImageModelConfig`,
+    one batch of binary images (B, 1, H, W) and a line saying which data it is."""
+
     model_config: object  # ImageModelConfig
     batch: torch.Tensor  # (image_batch, 1, size, size)
     description: str

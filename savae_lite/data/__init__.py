@@ -1,12 +1,15 @@
 """The data layer: text corpora (PTB, Yahoo, EWT), Omniglot images, their batching, and their downloads.
 
-Everything reads from one data directory (:func:`data_dir`: argument > ``$SAVAE_LITE_DATA`` >
-``~/.cache/savae-lite``), which may be read-only; files are checked against the checksums in
+Everything reads from one data directory (:func:`~savae_lite.data.download.data_dir`: argument >
+``$SAVAE_LITE_DATA`` > ``~/.cache/savae-lite``), which may be read-only; files are checked against the checksums in
 :data:`~savae_lite.data.download.SOURCES` and downloaded only when ``download=True`` is passed. Bad or missing data
-raises :class:`DataError`, whose message names the file (and line).
+raises :class:`~savae_lite.data.download.DataError`, whose message names the file (and line).
 
-Shapes: a text corpus is lists of id lists ``[<s>, w1..wn, </s>]``; :func:`text_batches` gives LongTensors
-(B, T). Images are float32 (N, 1, 28, 28) in [0, 1] (1 = ink); :func:`image_batches` gives {0, 1} batches.
+Shapes: a text corpus is lists of id lists ``[<s>, w1..wn, </s>]``; :func:`~savae_lite.data.text.text_batches`
+gives LongTensors (B, T). Images are float32 (N, 1, 28, 28) in [0, 1] (1 = ink);
+:func:`~savae_lite.data.images.image_batches` gives {0, 1} batches.
+
+Each name is documented in its module (the package re-exports them: ``from savae_lite.data import Vocab``).
 """
 from savae_lite.data.conllu import TaggedSentence, read_conllu
 from savae_lite.data.download import SOURCES, DataError, data_dir, fetch, verify

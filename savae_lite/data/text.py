@@ -143,7 +143,8 @@ def read_ewt(root: Path, *, genre: str | None = None, download: bool = False,
     return out
 
 
-SENTENCE_END = "<eos>"  # the word that ends each sentence inside a document (an ordinary vocabulary word)
+#: The word that ends each sentence inside a document (an ordinary vocabulary word).
+SENTENCE_END = "<eos>"
 
 
 def join_documents(sentences: list[list[str]], doc_words: int) -> list[list[str]]:

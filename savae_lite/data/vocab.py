@@ -78,22 +78,28 @@ class Vocab:
 
     @classmethod
     def from_dict(cls, d: dict[str, list[str]]) -> Vocab:
+        """The vocabulary saved by :meth:`to_dict` (``{'itos': [...]}``); :class:`~savae_lite.data.download.DataError`
+        otherwise."""
         if not isinstance(d, dict) or "itos" not in d:
             raise DataError("a vocabulary dict must have the key 'itos'")
         return cls(d["itos"])
 
     @property
     def pad_idx(self) -> int:
+        """The id of ``<pad>`` (0)."""
         return 0
 
     @property
     def unk_idx(self) -> int:
+        """The id of ``<unk>`` (1)."""
         return 1
 
     @property
     def bos_idx(self) -> int:
+        """The id of ``<s>`` (2)."""
         return 2
 
     @property
     def eos_idx(self) -> int:
+        """The id of ``</s>`` (3)."""
         return 3

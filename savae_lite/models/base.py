@@ -34,6 +34,7 @@ class LatentVariableModel(nn.Module):
 
     @property
     def is_latent(self) -> bool:
+        """Whether the model has a latent variable (``latent_dim > 0``; False for ``autoreg``)."""
         return self.latent_dim > 0
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,9 +50,13 @@ class LatentVariableModel(nn.Module):
         raise NotImplementedError
 
     def encoder_parameters(self) -> Iterator[nn.Parameter]:
+        """The inference network's parameters phi (those of ``self.encoder``;
+        none without one)."""
         enc = getattr(self, "encoder", None)
         return iter(()) if enc is None else enc.parameters()
 
     def decoder_parameters(self) -> Iterator[nn.Parameter]:
+        """The generative parameters theta: every parameter not in
+        :meth:`encoder_parameters` (what SVI differentiates besides lambda)."""
         enc_ids = {id(p) for p in self.encoder_parameters()}
         return (p for p in self.parameters() if id(p) not in enc_ids)

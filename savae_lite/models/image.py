@@ -102,6 +102,9 @@ class ImageVAE(LatentVariableModel):
         self.decoder = GatedPixelCNN(1, config.dec_channels, config.kernel_sizes, cond_channels=config.cond_maps)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 1, H, W) binary images -> mu (B, Z), logvar (B, Z) from the ResNet encoder.
+
+        Chapter: *Image VAEs with a gated PixelCNN decoder*."""
         check_images(x, self.image_size)
         return self.encoder(x)
 
@@ -115,12 +118,15 @@ class ImageVAE(LatentVariableModel):
         return self.decoder(x, self.cond_maps(z))
 
     def neg_log_lik(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """x (B, 1, H, W), z (B, Z) -> (B,) = -log p(x | z), summed over the pixels (Bernoulli);
+        ``ValueError`` for z = None."""
         if z is None:
             raise ValueError("ImageVAE needs z; use PixelCNNLM for the model without a latent")
         check_images(x, self.image_size)
         return bernoulli_nll(self.logits(x, z), x)
 
     def num_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, H, W) -> (B,) predicted pixels per image (H x W, float)."""
         return torch.full((x.shape[0],), float(x.shape[-2] * x.shape[-1]), dtype=x.dtype, device=x.device)
 
     @torch.no_grad()
@@ -150,6 +156,7 @@ class PixelCNNLM(LatentVariableModel):
         self.decoder = GatedPixelCNN(1, config.dec_channels, config.kernel_sizes, cond_channels=0)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Not available: the ``autoreg`` model has no inference network (``NotImplementedError``)."""
         raise NotImplementedError("PixelCNNLM is an autoregressive model without an inference network")
 
     def logits(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -157,10 +164,12 @@ class PixelCNNLM(LatentVariableModel):
         return self.decoder(x)
 
     def neg_log_lik(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 1, H, W), z ignored -> (B,) = -log p(x), summed over the pixels (Bernoulli)."""
         check_images(x, self.image_size)
         return bernoulli_nll(self.logits(x), x)
 
     def num_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, H, W) -> (B,) predicted pixels per image (H x W, float)."""
         return torch.full((x.shape[0],), float(x.shape[-2] * x.shape[-1]), dtype=x.dtype, device=x.device)
 
     @torch.no_grad()

@@ -46,6 +46,7 @@ from torch import nn
 
 
 def check_kernel_size(kernel_size: int) -> None:
+    """Raise ``ValueError`` unless ``kernel_size`` is odd and positive (a kernel has a centre)."""
     if kernel_size < 1 or kernel_size % 2 != 1:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
 
@@ -86,10 +87,13 @@ class VerticalConv(nn.Module):
         self.bias = conv.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> (B, C_out, H, W); output row i sees input rows <= i only (the
+        input is padded above, never below)."""
         p = self.kernel_size // 2
         return F.conv2d(F.pad(x, (p, p, p, 0)), self.weight, self.bias)  # pad left, right, top; never below
 
     def extra_repr(self) -> str:
+        """Channels and the effective (k // 2 + 1, k) kernel, for ``print(model)``."""
         c_out, c_in = self.weight.shape[:2]
         return f"{c_in}, {c_out}, kernel_size=({self.kernel_size // 2 + 1}, {self.kernel_size})"
 
@@ -115,10 +119,13 @@ class HorizontalConv(nn.Module):
             self.mask = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> (B, C_out, H, W); output pixel j sees input pixels <= j of its row
+        (< j for mask ``'A'``)."""
         weight = self.weight if self.mask is None else self.weight * self.mask
         return F.conv2d(F.pad(x, (self.kernel_size // 2, 0)), weight, self.bias)  # pad on the left only
 
     def extra_repr(self) -> str:
+        """Channels, the (1, k // 2 + 1) kernel and the mask type, for ``print(model)``."""
         c_out, c_in = self.weight.shape[:2]
         return f"{c_in}, {c_out}, kernel_size=(1, {self.kernel_size // 2 + 1}), mask_type={self.mask_type!r}"
 

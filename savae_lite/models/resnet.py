@@ -25,6 +25,7 @@ class ResidualBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
         h = torch.relu(self.bn1(self.conv1(x)))
         return torch.relu(x + self.bn2(self.conv2(h)))
 
@@ -54,6 +55,7 @@ class ResNetEncoder(nn.Module):
         self.head = nn.Linear(channels * side * side, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, C_in, H, H) -> mu (B, Z), logvar (B, Z)."""
         h = self.features(x).flatten(1)  # (B, C * side * side)
         mu, logvar = self.head(h).chunk(2, dim=-1)
         return mu, logvar

@@ -45,6 +45,7 @@ class TextModelConfig:
 
     @classmethod
     def paper(cls, vocab_size: int = 20_000) -> "TextModelConfig":
+        """The paper's Yahoo sizes (the defaults: embeddings 512, LSTMs 1024, Z = 32)."""
         return cls(vocab_size=vocab_size)
 
     @classmethod
@@ -54,6 +55,7 @@ class TextModelConfig:
 
     @classmethod
     def tiny(cls, vocab_size: int = 50) -> "TextModelConfig":
+        """A test-sized model (embeddings 8, LSTMs 12, Z = 3, no dropout): seconds per run."""
         return cls(vocab_size=vocab_size, emb_dim=8, enc_hidden=12, dec_hidden=12, latent_dim=3, dropout=0.0)
 
 
@@ -112,6 +114,8 @@ class TextEncoder(nn.Module):
         self.out = nn.Linear(cfg.enc_hidden, 2 * cfg.latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T) token ids ``<s> .. </s>`` then padding -> mu (B, Z), logvar (B, Z), read
+        from the LSTM's state at each row's ``</s>``."""
         h, _ = self.rnn(self.emb(x))  # (B, T, H)
         last = (x != self.pad_idx).sum(1) - 1  # index of </s> in each row
         h_last = h[torch.arange(x.shape[0], device=x.device), last]
@@ -193,10 +197,15 @@ class TextVAE(LatentVariableModel):
         init_uniform(self, cfg.init_range)
 
     def encode(self, x):
+        """x (B, T) token ids -> mu (B, Z), logvar (B, Z): the inference network q_phi(z | x).
+
+        Chapters: *Differentiable SVI* and *Text VAEs and posterior collapse*."""
         check_tokens(x, self.cfg)
         return self.encoder(x)
 
     def neg_log_lik(self, x, z):
+        """x (B, T), z (B, Z) -> (B,) = -log p(x | z), summed over the predicted tokens
+        (``w1 .. </s>``; padding contributes 0)."""
         check_tokens(x, self.cfg, values=x.device.type == "cpu")
         return self.decoder.token_nll(x, z).sum(1)
 
@@ -207,6 +216,7 @@ class TextVAE(LatentVariableModel):
         return self.decoder.token_nll(x, z)
 
     def num_targets(self, x):
+        """x (B, T) -> (B,) predicted tokens per sentence (words and ``</s>``, float)."""
         return (x[:, 1:] != self.cfg.pad_idx).sum(1).to(torch.get_default_dtype())
 
 
@@ -221,8 +231,12 @@ class LSTMLanguageModel(LatentVariableModel):
         init_uniform(self, cfg.init_range)
 
     def neg_log_lik(self, x, z=None):
+        """x (B, T), z ignored -> (B,) = -log p(x), summed over the predicted tokens.
+
+        Chapter: *Text VAEs and posterior collapse* (the ``autoreg`` baseline)."""
         check_tokens(x, self.cfg)
         return self.decoder.token_nll(x, None).sum(1)
 
     def num_targets(self, x):
+        """x (B, T) -> (B,) predicted tokens per sentence (words and ``</s>``, float)."""
         return (x[:, 1:] != self.cfg.pad_idx).sum(1).to(torch.get_default_dtype())

@@ -23,6 +23,11 @@ from savae_lite.models.base import LatentVariableModel
 
 @dataclass
 class ToyModelConfig:
+    """Sizes of the linear Gaussian toy model: data D, latent Z, the encoder's hidden width (0: a
+    linear encoder), the observation noise's standard deviation and whether it is learned.
+
+    Chapters: *The amortization gap* and *Stochastic variational inference*."""
+
     data_dim: int = 10
     latent_dim: int = 2
     enc_hidden: int = 0  # 0: a linear encoder; > 0: one tanh hidden layer of this width
@@ -45,15 +50,18 @@ class LinearGaussianVAE(LatentVariableModel):
         self.log_std = nn.Parameter(torch.tensor(math.log(cfg.noise_std)), requires_grad=cfg.learn_noise)
 
     def encode(self, x):
+        """x (B, D) -> mu (B, Z), logvar (B, Z)."""
         mu, logvar = self.encoder(x).chunk(2, -1)
         return mu, logvar
 
     def neg_log_lik(self, x, z):
+        """x (B, D), z (B, Z) -> (B,) = -log N(x; W z + b, sigma^2 I)."""
         mean = z @ self.W.T + self.b
         var = torch.exp(2 * self.log_std)
         return 0.5 * ((x - mean).pow(2) / var + math.log(2 * math.pi) + 2 * self.log_std).sum(-1)
 
     def num_targets(self, x):
+        """x (B, D) -> (B,) filled with D (float)."""
         return torch.full((x.shape[0],), float(x.shape[1]), dtype=x.dtype, device=x.device)
 
     # ---- exact quantities -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ module                   what
 ``collapse_findings``    chapter 5's (text VAEs and posterior collapse)
 ``latent_use_findings``  chapter 6's (image VAEs)
 ``saliency_findings``    chapter 7's (saliency)
+``reproduced``           the closing page: each claim of the paper, ours beside it, a verdict
 =======================  ===============================================================================
 """
 from savae_lite.records.comparisons import Comparison, compare, difference, rank, separated, trend, yes_no

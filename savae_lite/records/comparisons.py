@@ -55,6 +55,7 @@ class Comparison:
 
     @property
     def resolved(self) -> bool | None:
+        """True when the difference exceeds the yardstick, False within it, None without a spread or a mean."""
         if self.words in (ONE_SEED, "–"):
             return None
         return self.words != WITHIN

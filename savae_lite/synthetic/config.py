@@ -52,6 +52,8 @@ class SyntheticConfig:
 
     @classmethod
     def quick(cls) -> "SyntheticConfig":
+        """The book's quick mode: a small oracle and corpus, two seeds, three epochs (minutes on a
+        CPU)."""
         return cls(vocab_size=54, emb_dim=32, hidden=32, n_train=600, n_valid=100, n_test=100, seeds=2,
                    epochs=3, patience=1, kl_warmup_epochs=1.0, lr=3e-3,
                    svi=SVIConfig(steps=10, lr_mu=0.05, lr_logvar=0.05, momentum=0.5, clip=5.0),
@@ -59,14 +61,18 @@ class SyntheticConfig:
 
     @classmethod
     def micro(cls) -> "SyntheticConfig":
+        """A test-sized experiment (seconds): tiny oracle, 40 training sentences of length 4."""
         return cls(vocab_size=20, emb_dim=8, hidden=8, length=4, n_train=40, n_valid=10, n_test=10, seeds=2,
                    batch_size=10, epochs=2, patience=1, kl_warmup_epochs=0.5, lr=3e-3,
                    svi=SVIConfig(steps=3, lr_mu=0.05, lr_logvar=0.05, momentum=0.5, clip=5.0),
                    elbo_samples=4, true_nll_samples=1000, true_nll_svi_steps=10, learned_iw_samples=10)
 
     def model_config(self) -> TextModelConfig:
+        """The :class:`~savae_lite.models.text.TextModelConfig` of the oracle and of every
+        model trained on its data (no dropout; z where ``z_at`` says)."""
         return TextModelConfig(vocab_size=self.vocab_size, emb_dim=self.emb_dim, enc_hidden=self.hidden,
                                dec_hidden=self.hidden, latent_dim=self.latent_dim, dropout=0.0, z_at=self.z_at)
 
     def to_dict(self) -> dict:
+        """The configuration as a plain dict (for the record)."""
         return dataclasses.asdict(self)
