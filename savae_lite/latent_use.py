@@ -59,7 +59,8 @@ def long_settings(modes: tuple[str, ...] = ("vae",), epochs: int = LONG_EPOCHS) 
     checkpoint when its work folder still has it (:func:`savae_lite.study.start_from`: the same run step for step),
     else trains from scratch. The study runs both, ``vae`` then ``savae``."""
     return tuple(Setting(f"{mode}-long", mode, train={"epochs": epochs}, continues=mode,
-                         note=f"{epochs} epochs, continuing the seed-1 run of {mode}")
+                         note=f"{epochs} epochs (from the seed-1 run of {mode} when its final checkpoint is at "
+                              "hand, else from scratch)")
                  for mode in modes)
 
 

@@ -272,6 +272,34 @@ def test_latent_use_readings_on_the_committed_record():
     seed1 = rec.seed1()
     r = latent_use_findings.retrace(seed1["vae"], seed1["vae-long"])
     assert float(r["retrace_gap"]) == 0 and r["retrace_words"] == "identical in every recorded digit"
+    assert "savae_long_hours" not in a and list(depths.columns[3:5]) == ["bound, same images", "bound, whole split"]
+    # the two-sided long run: savae-long trained on the GPU, so it is a second run, not a retrace
+    long = latent_use_findings.long_reading(rec)
+    assert long["savae_long_device"] == "an NVIDIA H200 GPU" and long["vae_long_device"] == "one CPU thread"
+    assert long["vae_retrace"].startswith("it retraces") and long["savae_retrace"].startswith("it does not retrace")
+    assert str(long["savae_long_nll"]) == "106.59" and str(long["vae_long_nll"]) == "106.44"
+    assert str(long["savae_long_kl"]) == "3.661" and str(long["vae_long_kl"]) == "2.239"
+    assert long["long_rank_changes"] == "Yes, on one seed" and long["long_lower_long"] == "`vae`"
+    assert long["long_more_latent"] == "Yes" and long["long_collapse"] == "No"
+    assert long["long_scale_words"] == "larger than either difference"
+    table = latent_use_findings.long_runs(rec)
+    assert list(table.index) == ["vae", "vae-long", "savae", "savae-long"]
+    assert "time_vs_vae" not in table and table.loc["savae-long", "device"] == "NVIDIA H200 GPU"
+    # the same images: every IW-NLL beside the bound on its own images, which lie above the whole split's bound
+    same = latent_use_findings.same_examples(rec)
+    assert (same["iw_examples"] == 500).all() and math.isnan(same.loc["autoreg", "bound_iw"])
+    summary = rec.summary_frame()
+    latent = same["bound_iw"].notna()
+    assert (same.loc[latent, "bound_iw"] > summary.loc[latent[latent].index, "iw_nll"]).all()
+    assert (same.loc[latent, "bound_iw"] > summary.loc[latent[latent].index, "nll_bound"] + 4).all()
+    sub = latent_use_findings.iw_subset(rec)
+    assert sub["iw_every"] == 10 and sub["iw_drawers"] == "0 and 10" and sub["test_characters"] == "250"
+    levels = latent_use_findings.nll_levels(rec, check=iw)
+    assert levels["level_runs"] == 6 and levels["level_check_images"] == "100" and levels["level_check_every"] == 50
+    lo, hi = (float(v) for v in levels["level_valid"].split("–"))
+    assert 95 < lo < hi < 99 and levels["level_test"].startswith("102.")
+    assert list(iw.columns) == [100, 500, "500 − 100", "bound, same images", "images"]
+    assert (iw["bound, same images"] > iw[500]).all()
     assert "not comparable" in latent_use_findings.split_note("npz")
     assert latent_use_findings.split_note("other") == "Loader source `other`."
     table = latent_use_findings.convergence_table(conv, list(settings))
@@ -296,6 +324,58 @@ def test_latent_use_verdict_words_follow_the_numbers():
     assert a["depth_pairs"] == "2 layers KL ×3.0, IW-NLL -0.50, 4 layers KL ×0.5, IW-NLL +0.20"
     d = latent_use_findings.depth_reading(pd.DataFrame(rec["summary"]).set_index("setting"), depths)
     assert d["vae_kl_trend"] == "rises" and d["savae_kl_trend"] == "falls" and d["kl_above"] == "not above"
+
+
+def _run(setting, mode, nll, kl, device="cpu", epochs=2, bounds=(100.0, 99.0)):
+    history = [{"epoch": e + 1, "nll_bound": b} for e, b in enumerate(bounds)]
+    history += [{"epoch": e, "nll_bound": bounds[-1] - 0.1 * (e - len(bounds))}
+                for e in range(len(bounds) + 1, epochs + 1)]
+    env = {"device": device, "cpu_threads": 1, **({"gpu": "NVIDIA T4"} if device == "cuda" else {})}
+    return {"setting": setting, "mode": mode, "seed": 1, "iw_nll": nll, "kl": kl, "mi": kl, "au": 4,
+            "device": device, "environment": env, "history": history, "epochs_run": epochs, "best_epoch": epochs,
+            "nll_bound": nll - 4, "train_time_per_epoch_s": 1.0,
+            "test": {"iw": {"examples": 5, "nll_bound_same_examples": nll + 1}}}
+
+
+def test_long_reading_words_follow_the_numbers():
+    def reading(rows):
+        rows = rows + [dict(r, seed=2, iw_nll=r["iw_nll"] + 0.5) for r in rows if r["setting"] in ("vae", "savae")]
+        return latent_use_findings.long_reading({"rows": rows, "summary": records.summarize(rows)})
+
+    short = [_run("vae", "vae", 107.0, 1.0), _run("savae", "savae", 106.0, 2.0)]
+    # the order holds, savae-long on another device (no retrace), the VAE collapses when trained longer
+    a = reading(short + [_run("vae-long", "vae", 106.5, 0.05, epochs=4),
+                         _run("savae-long", "savae", 105.0, 2.5, device="cuda", epochs=4, bounds=(101.0, 99.5))])
+    assert a["long_rank_changes"] == "No, on one seed" and a["long_lower_long"] == "`savae`"
+    assert a["long_collapse"] == "Yes: `vae`" and a["long_more_latent"] == "Partly"
+    assert a["long_which_higher"] == "KL higher, MI higher, AU not higher"
+    assert a["vae_retrace"].startswith("it retraces") and "identical" in a["vae_retrace"]
+    assert a["savae_retrace"].startswith("it does not retrace") and a["savae_short_device"] == "one CPU thread"
+    assert a["savae_long_device"] == "an NVIDIA T4 GPU" and a["vae_long_device"] == "one CPU thread"
+    assert str(a["savae_retrace_gap"]) == "1.00" and str(a["savae_gap_last"]) == "0.50"
+    assert str(a["long_diff_long"]) == "-1.50" and a["long_scale_words"] == "not larger than both differences"
+    assert a["long_still_falling"] == "both still falling"
+    # the order flips, within the seeds' spread; SA-VAE uses z less; nobody collapses
+    b = reading(short + [_run("vae-long", "vae", 105.9, 3.0, epochs=4),
+                         _run("savae-long", "savae", 106.1, 2.5, epochs=4)])
+    assert b["long_rank_changes"] == "Yes, on one seed" and b["long_lower_long"] == "`vae`"
+    assert b["long_more_latent"] == "No" and b["long_collapse"] == "No"
+    assert b["long_scale_words"] == "not larger than both differences"  # |diff| 1.0 at 2 epochs > sd 0.35
+    assert latent_use_findings.long_reading({"rows": short, "summary": records.summarize(short)}) == {}
+
+
+def test_subset_ink_and_iw_subset():
+    torch = pytest.importorskip("torch")
+    images = torch.zeros(10, 1, 2, 2)
+    images[::5] = 1  # images 0 and 5 all ink: the 2 images spread over 10 are exactly those
+    assert latent_use_findings.subset_ink([images[:4], images[4:]], 2) == pytest.approx(4 / 0.8 - 1)
+    assert latent_use_findings.mean_ink(images) == pytest.approx(0.8) and latent_use_findings.mean_ink(images, 2) == 4
+    rows = [_run("vae", "vae", 107.0, 1.0), _run("savae", "savae", 106.0, 2.0)]
+    sub = latent_use_findings.iw_subset({"rows": rows, "dataset": {"images": {"test": 40}}})
+    assert sub["iw_every"] == 8 and sub["iw_drawers"] == "0 and 4 and 8 and 12 and 16"  # images 0, 8, .., 32
+    rows[1]["test"]["iw"]["examples"] = 6
+    with pytest.raises(ValueError, match="different test images"):
+        latent_use_findings.iw_subset({"rows": rows, "dataset": {"images": {"test": 40}}})
 
 
 def test_saliency_readings_on_the_committed_record():
