@@ -250,7 +250,7 @@ def test_collapse_answers_on_the_committed_records():
     assert a["vae_collapses"] == "Yes" and a["savae_keeps"] == "Yes" and a["savae_best"] == "No"
     assert a["best"] == "autoreg" and a["savae_vs_rival"] == "worse by more than 2 sd"
     frame = collapse_findings.sweep_frame(rec, sweeps)
-    assert len(frame) == len(sweeps.rows) and set(frame["against"]) <= set(collapse_findings.REFERENCE.values())
+    assert len(frame) == len(sweeps.summary) and set(frame["against"]) <= set(collapse_findings.REFERENCE.values())
     assert a["sweep_vs_lm"].count("against") == 3 and str(a["sweep_yardstick"]) == "0.31"
 
 

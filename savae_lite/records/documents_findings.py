@@ -1,0 +1,173 @@
+"""What the documents study's record answers (chapter *Text VAEs and posterior collapse*, section *Documents: giving
+z something to carry*; the study is ours, not the paper's: :mod:`savae_lite.documents`).
+
+Does the annealed VAE keep z in use on multi-sentence documents? Is it better or worse than the language model,
+by more than 2 sd of the seeds? And does SA-VAE beat the language model when z has something to carry? The last
+question is answered "Not measured yet", with the units still to run and their measured cost, for as long as the
+record misses any of SA-VAE's seeds; once they are in, :func:`answers` gives the verdict of
+:func:`~savae_lite.records.comparisons.separated` instead. ``tests/test_documents_findings.py`` checks both on
+made-up records.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from savae_lite.records.collapse_findings import collapsed, same_examples, use
+from savae_lite.records.comparisons import compare, yes_no
+from savae_lite.records.tables import PM, Num
+
+LM, VAE, SAVAE, AGGRESSIVE = "autoreg", "vae+anneal", "savae", "aggressive+anneal"
+NOT_MEASURED = "Not measured yet"
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    """The measured cost of training one unit of the study (one seed of one setting, to its stopping epoch)."""
+
+    cpu_s_per_step: float  # one CPU thread
+    cpu_s_per_epoch: float
+    cpu_hours_per_unit: float
+    gpu_s_per_step: float
+    gpu_minutes_per_unit: float
+    gpu: str
+
+
+#: SA-VAE (K = 10) on the documents, measured when the study was sized (the README's documents-study section):
+#: timed training steps on one CPU thread and on the lent GPU. These are not in ``documents.json``, which holds
+#: only finished units; they move there with SA-VAE's rows.
+SAVAE_COST = UnitCost(cpu_s_per_step=2.2, cpu_s_per_epoch=505, cpu_hours_per_unit=3, gpu_s_per_step=0.15,
+                      gpu_minutes_per_unit=13, gpu="NVIDIA H200")
+
+
+def _settings():
+    from savae_lite.documents import SETTINGS  # the study's definition (names, seeds, notes)
+
+    return SETTINGS
+
+
+def _unit_name(setting, seed: int) -> str:
+    from savae_lite.study import unit_name
+
+    return unit_name(setting, seed)
+
+
+def scale(rec) -> dict:
+    """The study's scale, for the prose: training documents, their length limit and mean length, K, the IW
+    subset and the whole test split (numbers of documents) and the IW samples."""
+    ds, train = rec["dataset"], rec["config"]["train"]
+    frame = same_examples(rec)
+    return {"doc_train": f"{ds['sentences']['train']:,}", "doc_max_tokens": ds["documents_of_at_most"],
+            "doc_mean_tokens": Num(ds["mean_tokens"]["train"], 0), "doc_k": train["svi"]["steps"],
+            "doc_iw_examples": f"{int(frame['iw_examples'].iloc[0]):,}",
+            "doc_test_examples": f"{int(frame['test_examples'].iloc[0]):,}",
+            "doc_iw_samples": f"{train['iw_samples']:,}", "doc_mi_every": f"{train['aggressive_mi_every']:,}"}
+
+
+def table_frame(rec) -> pd.DataFrame:
+    """One row per setting of the study (all of :data:`savae_lite.documents.SETTINGS`, in order): seeds ("not
+    run yet" for a setting without rows), the kind of device, the bound on the IW subset (the exact NLL for the
+    language model) and the IW-NLL on the same documents, the bound on the whole test split, KL, MI, AU, epochs
+    and seconds per epoch, each as mean and ``*_sd`` over seeds."""
+    same = same_examples(rec)
+    summary = {e["setting"]: e for e in rec["summary"]}
+    rows = []
+    for s in _settings():
+        e = summary.get(s.name)
+        if e is None or s.name not in same.index:
+            rows.append({"setting": s.name, "seeds": "not run yet"})
+            continue
+        devices = sorted({str(r.get("device") or "cpu").split(":")[0] for r in rec["rows"] if r["setting"] == s.name})
+        row = {"setting": s.name, "seeds": int(same.loc[s.name, "seeds"]), "device": " and ".join(devices)}
+        for key in ("bound_iw", "iw_nll", "nll_bound"):
+            row[key], row[f"{key}_sd"] = same.loc[s.name, key], same.loc[s.name, f"{key}_sd"]
+        for key in ("kl", "mi", "au", "epochs_run", "train_time_per_epoch_s"):
+            latent = key in ("kl", "mi", "au")
+            if not (latent and s.mode == "autoreg"):  # a model without z has no KL, MI or AU: "–"
+                row[key], row[f"{key}_sd"] = e.get(key), e.get(f"{key}_sd")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def missing_units(rec) -> list[str]:
+    """The units of the study that the record does not hold: its ``missing_units``, else every unit of
+    :data:`savae_lite.documents.SETTINGS` without a row."""
+    listed = list(rec.get("missing_units") or ())
+    if listed:
+        return listed
+    have = {(r["setting"], r.get("seed")) for r in rec["rows"]}
+    return [_unit_name(s, seed) for s in _settings() for seed in range(1, s.seeds + 1) if (s.name, seed) not in have]
+
+
+def _complete(rec, name: str) -> bool:
+    """Every seed of setting ``name`` is in the record."""
+    setting = next(s for s in _settings() if s.name == name)
+    seeds = {r.get("seed") for r in rec["rows"] if r["setting"] == name}
+    return len(seeds) >= setting.seeds and not any(u.startswith(name.replace("+", "_") + "-s")
+                                                     for u in rec.get("missing_units") or ())
+
+
+def _verdict(words: str) -> str:
+    if words.startswith("better"):
+        return "Yes"
+    if words.startswith("worse"):
+        return "No"
+    return "Not told apart"
+
+
+def _cost_sentence(cost: UnitCost = SAVAE_COST) -> str:
+    return (f"{cost.cpu_s_per_step:g} s per step on one CPU thread, about {cost.cpu_s_per_epoch:,.0f} s per epoch "
+            f"and {cost.cpu_hours_per_unit:g} CPU-hours per unit; about {cost.gpu_s_per_step:g} s per step and "
+            f"{cost.gpu_minutes_per_unit:g} minutes per unit on an {cost.gpu}")
+
+
+def answers(rec) -> dict:
+    """The section's answers, as numbers and words keyed by the names the page glues (prefix ``doc_``)."""
+    S = {e["setting"]: e for e in rec["summary"]}
+    same = same_examples(rec)
+    lm = same.loc[LM].to_dict()
+    out = dict(scale(rec))
+    missing = missing_units(rec)
+    out["doc_missing"] = ", ".join(missing) if missing else "none"
+    out["doc_complete"] = yes_no(bool(rec.get("complete")) and not missing)
+    out["doc_status"] = ("The record is complete." if not missing else
+                         f"The record is partial: {len(missing)} unit(s) are still to run ({out['doc_missing']}).")
+    out["doc_lm_nll"] = PM.of(lm, "iw_nll")
+
+    vae = S.get(VAE)
+    if vae is None:
+        out.update(doc_vae_keeps=NOT_MEASURED, doc_vae_use="no row yet", doc_vae_vs_lm=NOT_MEASURED,
+                   doc_vae_better=NOT_MEASURED, doc_vae_nll="–", doc_vae_diff="–", doc_vae_yardstick="–",
+                   doc_vae_refined_kl="–")
+    else:
+        c = compare(same.loc[VAE].to_dict(), lm, "iw_nll")
+        out.update(doc_vae_keeps=yes_no(not collapsed(vae)), doc_vae_use=use(vae), doc_vae_nll=c.a,
+                   doc_vae_diff=c.diff, doc_vae_vs_lm=c.words, doc_vae_better=_verdict(c.words),
+                   doc_vae_yardstick=Num(2 * max(c.a.sd or 0, c.b.sd or 0)),
+                   doc_vae_refined_kl=PM.of(vae, "kl_refine", 3))
+
+    out["doc_savae_cost"] = _cost_sentence()
+    sv_missing = [u for u in missing if u.startswith("savae-")]
+    if SAVAE not in same.index or not _complete(rec, SAVAE):
+        have = int(same.loc[SAVAE, "seeds"]) if SAVAE in same.index else 0
+        out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED,
+                   doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to run: "
+                                     f"{', '.join(sv_missing) or 'its remaining seeds'}. Each SA-VAE unit costs "
+                                     f"{_cost_sentence()}."))
+    else:
+        c = compare(same.loc[SAVAE].to_dict(), lm, "iw_nll")
+        verdict = _verdict(c.words)
+        out.update(doc_savae_beats_lm=verdict, doc_savae_vs_lm=c.words,
+                   doc_savae_answer=(f"{verdict}: SA-VAE's IW-NLL {c.a} against the language model's {c.b} on the "
+                                     f"same {out['doc_iw_examples']} documents, {c.diff} nats ({c.words}); "
+                                     f"{use(S[SAVAE])}."))
+    if AGGRESSIVE in same.index and _complete(rec, AGGRESSIVE):
+        ag = S[AGGRESSIVE]
+        ag_nll = PM.of(same.loc[AGGRESSIVE], "iw_nll")
+        out["doc_aggressive"] = (f"{yes_no(not collapsed(ag))}: {use(ag)}; IW-NLL {ag_nll} against the language "
+                                 f"model's {out['doc_lm_nll']}.")
+    else:
+        out["doc_aggressive"] = f"{NOT_MEASURED}: " + (", ".join(u for u in missing if u.startswith("aggressive"))
+                                                        or "its unit") + " is still to run."
+    return out

@@ -1,0 +1,220 @@
+"""The documents study's readings (savae_lite.records.documents_findings) and chapter 5's sweep readings
+(savae_lite.records.collapse_findings: K = 10 with one seed or three, aggressive training with its MI check every
+3,125 updates), on the committed records and on made-up copies of them with the rows still to run (made up here,
+in memory or in a temporary folder; never committed)."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pandas")
+pytest.importorskip("jinja2")  # pandas' Styler
+
+from savae_lite import records  # noqa: E402
+from savae_lite.records import collapse_findings, documents_findings  # noqa: E402
+
+BOOK = Path(__file__).resolve().parents[1] / "book" / "results"
+
+
+def committed(name):
+    return json.loads((BOOK / f"{name}.json").read_text())
+
+
+def with_rows(obj, new_rows, missing=()):
+    """A copy of record ``obj`` with ``new_rows`` added, its summary recomputed and its completeness updated."""
+    out = copy.deepcopy(obj)
+    out["rows"] = out["rows"] + new_rows
+    out["summary"] = records.summarize(out["rows"])
+    out["missing_units"] = list(missing)
+    out["complete"] = not missing
+    return records.from_dict(out, source="made up")
+
+
+def made_up_row(template, setting, mode, seed, iw_nll, kl, mi=None, au=1, epochs=None, shift_bound=0.1):
+    """A row shaped like ``template`` (a committed row of a latent-variable setting) with other numbers."""
+    row = copy.deepcopy(template)
+    row.update(setting=setting, mode=mode, seed=seed, unit=f"{setting.replace('+', '_')}-s{seed}", iw_nll=iw_nll,
+               kl=kl, mi=kl if mi is None else mi, au=au, nll_bound=iw_nll + shift_bound)
+    row["test"]["iw"].update(iw_nll=iw_nll, nll_bound_same_examples=iw_nll + shift_bound)
+    if epochs is not None:
+        row["epochs_run"] = epochs
+    return row
+
+
+# ------------------------------------------------------------------------------------- documents study
+def test_documents_record_loads_and_is_partial():
+    rec = records.load(BOOK / "documents.json")
+    assert rec["complete"] is False and rec.provenance.missing
+    assert {r["device"] for r in rec.rows} == {"cuda"}
+
+
+def test_documents_answers_on_the_committed_partial_record():
+    rec = records.load(BOOK / "documents.json")
+    a = documents_findings.answers(rec)
+    assert a["doc_train"] == "6,000" and a["doc_max_tokens"] == 70 and str(a["doc_mean_tokens"]) == "57"
+    assert a["doc_k"] == 10 and a["doc_iw_examples"] == "300" and a["doc_test_examples"] == "1,445"
+    assert a["doc_vae_keeps"] == "No"  # KL 0.003: the annealed VAE collapses on documents
+    assert a["doc_vae_use"].startswith("KL 0.003")
+    # +2.85 nats worse than the LM on the same 300 documents, but within 2 sd (3.69) of the seeds
+    assert str(a["doc_vae_diff"]) == "+2.85" and a["doc_vae_vs_lm"] == "within the seeds' spread"
+    assert a["doc_vae_better"] == "Not told apart" and str(a["doc_vae_yardstick"]) == "3.69"
+    assert a["doc_savae_beats_lm"] == documents_findings.NOT_MEASURED
+    assert "savae-s1, savae-s2, savae-s3" in a["doc_savae_answer"] and "505 s per epoch" in a["doc_savae_answer"]
+    assert "13 minutes per unit" in a["doc_savae_cost"] and "aggressive_anneal-s1" in a["doc_aggressive"]
+    assert a["doc_missing"] == "savae-s1, savae-s2, savae-s3, aggressive_anneal-s1"
+
+
+def test_documents_table_labels_examples_and_leaves_what_is_missing_empty():
+    rec = records.load(BOOK / "documents.json")
+    frame = documents_findings.table_frame(rec)
+    assert list(frame.index) == ["autoreg", "vae+anneal", "savae", "aggressive+anneal"]
+    assert frame.loc["savae", "seeds"] == "not run yet" and frame.loc["vae+anneal", "seeds"] == 3
+    # the LM's number on the IW subset is its exact NLL there; it has no KL
+    assert frame.loc["autoreg", "bound_iw"] == pytest.approx(frame.loc["autoreg", "iw_nll"])
+    assert records.missing(frame.loc["autoreg", "kl"])
+    vae = [r for r in rec.rows if r["setting"] == "vae+anneal"]
+    assert frame.loc["vae+anneal", "bound_iw"] == pytest.approx(
+        sum(r["test"]["iw"]["nll_bound_same_examples"] for r in vae) / 3)
+    headers = collapse_findings.bound_headers(collapse_findings.same_examples(rec), unit="documents")
+    assert headers == {"bound_iw": "bound (300 documents)", "iw_nll": "IW-NLL (same 300)",
+                       "nll_bound": "bound (all 1,445 test documents)"}
+    html = records.html(frame, columns={"seeds": "seeds", **headers})
+    assert "not run yet" in html and "300 documents" in html
+
+
+def complete_documents(savae_nll, ag_kl=0.5):
+    obj = committed("documents")
+    vae = next(r for r in obj["rows"] if r["setting"] == "vae+anneal")
+    rows = [made_up_row(vae, "savae", "savae", s, savae_nll + 0.3 * (s - 2), kl=2.0) for s in (1, 2, 3)]
+    rows.append(made_up_row(vae, "aggressive+anneal", "aggressive", 1, 269.0, kl=ag_kl))
+    return with_rows(obj, rows)
+
+
+@pytest.mark.parametrize("savae_nll, verdict, words", [
+    (260.0, "Yes", "better by more than 2 sd"),   # 7.7 nats below the LM, 2 sd = 3.69
+    (275.0, "No", "worse by more than 2 sd"),
+    (268.5, "Not told apart", "within the seeds' spread"),
+])
+def test_documents_answers_give_the_verdict_once_savae_has_run(savae_nll, verdict, words):
+    a = documents_findings.answers(complete_documents(savae_nll))
+    assert a["doc_complete"] == "Yes" and a["doc_missing"] == "none"
+    assert a["doc_savae_beats_lm"] == verdict and a["doc_savae_vs_lm"] == words
+    assert a["doc_savae_answer"].startswith(f"{verdict}: SA-VAE's IW-NLL") and "same 300 documents" in \
+        a["doc_savae_answer"]
+    assert a["doc_aggressive"].startswith("Yes: KL 0.500")
+    frame = documents_findings.table_frame(complete_documents(savae_nll))
+    assert frame.loc["savae", "seeds"] == 3
+
+
+def test_documents_aggressive_collapse_and_incomplete_savae():
+    a = documents_findings.answers(complete_documents(260.0, ag_kl=0.01))
+    assert a["doc_aggressive"].startswith("No: KL 0.010")
+    obj = committed("documents")
+    vae = next(r for r in obj["rows"] if r["setting"] == "vae+anneal")
+    one = with_rows(obj, [made_up_row(vae, "savae", "savae", 1, 250.0, kl=2.0)],
+                    missing=["savae-s2", "savae-s3", "aggressive_anneal-s1"])
+    b = documents_findings.answers(one)  # one seed of three: no verdict yet
+    assert b["doc_savae_beats_lm"] == documents_findings.NOT_MEASURED
+    assert "holds 1 of SA-VAE's seeds" in b["doc_savae_answer"] and "savae-s2, savae-s3" in b["doc_savae_answer"]
+
+
+# ------------------------------------------------------------------------------- chapter 5's sweeps
+def sweeps_with(k10_nlls=None, aggressive=None, tmp_path=None):
+    """The committed sweeps record with made-up seeds 2 and 3 of savae-K10 (IW-NLLs ``k10_nlls``) and/or a
+    made-up aggressive-every3125 row (``aggressive``: its KL and first epoch with the phase off), written to
+    ``tmp_path`` when given and loaded back from there."""
+    obj = committed("collapse-sweeps")
+    k10 = next(r for r in obj["rows"] if r["setting"] == "savae-K10")
+    rows = []
+    for seed, nll in zip((2, 3), k10_nlls or ()):
+        rows.append(made_up_row(k10, "savae-K10", "savae", seed, nll, kl=1.1, au=2, epochs=15))
+    if k10_nlls:
+        for r in obj["rows"]:
+            if r["setting"] == "savae-K10":
+                r["iw_nll"] = k10_nlls[2]
+        for s in obj["settings"]:
+            if s["name"] == "savae-K10":
+                s["seeds"] = 3
+    if aggressive is not None:
+        kl, off = aggressive
+        rec = committed("collapse")
+        template = next(r for r in rec["rows"] if r["setting"] == "aggressive" and r["seed"] == 1)
+        row = made_up_row(template, "aggressive-every3125", "aggressive", 1, 67.2, kl=kl, au=2)
+        row["history"] = [{**h, "aggressive": h["epoch"] < off} for h in row["history"]]
+        rows.append(row)
+        obj["settings"].append({"name": "aggressive-every3125", "mode": "aggressive", "seeds": 1,
+                                "train": {"kl_start": 1.0, "aggressive_mi_every": 3125}, "model": {},
+                                "note": "MI checked every 3,125 updates"})
+    rec = with_rows(obj, rows)
+    if tmp_path is None:
+        return rec
+    path = tmp_path / "collapse-sweeps.json"
+    path.write_text(json.dumps(rec.data))
+    return records.load(path)
+
+
+def test_k_reading_with_one_seed_says_so_and_names_the_confound():
+    rec = records.load(BOOK / "collapse.json")
+    a = collapse_findings.answers(rec, records.load(BOOK / "collapse-sweeps.json"))
+    assert a["k_seeds"] == 1 and a["k_helps"] == "Not judged (one seed)" and str(a["k_extra_epochs"]) == "2"
+    assert "one seed" in a["k_reading"] and "15 epochs against 13" in a["k_reading"]
+    assert "confounded" in a["k_reading"] and "lever" not in a["k_reading"]
+    assert "still to run" in a["ag_sweep"] and "3,125" in a["ag_sweep"]
+    assert a["ag_sweep_keeps"] == "Not measured yet"
+
+
+@pytest.mark.parametrize("nlls, helps, vs_lm", [
+    ((66.80, 66.85, 66.83), "Yes", "within the seeds' spread"),  # 0.58 below K = 5 (2 sd 0.31); LM sd 0.29
+    ((67.30, 67.45, 67.40), "No", "worse by more than 2 sd"),
+])
+def test_k_reading_with_three_seeds_compares_with_separated(tmp_path, nlls, helps, vs_lm):
+    rec = records.load(BOOK / "collapse.json")
+    sweeps = sweeps_with(nlls, tmp_path=tmp_path)
+    assert len([r for r in sweeps.rows if r["setting"] == "savae-K10"]) == 3
+    a = collapse_findings.answers(rec, sweeps)
+    assert a["k_seeds"] == 3 and a["k_helps"] == helps and a["k_vs_lm"] == vs_lm
+    assert "over 3 seeds" in a["k_reading"]
+    frame = collapse_findings.sweep_frame(rec, sweeps)
+    k10 = frame.set_index("sweep").loc["savae-K10"]
+    assert k10["seeds"] == 3 and k10["its seeds"] == 3 and k10["IW-NLL_sd"] > 0
+    assert "savae-K10" in a["sweep_vs_lm"] and "3 seeds each" in a["sweep_vs_lm"]
+    records.html(frame.set_index("sweep"))  # the table renders with mean ± sd cells
+
+
+@pytest.mark.parametrize("kl, keeps", [(0.8, "with z in use"), (0.004, "collapsed")])
+def test_aggressive_sweep_reading_when_its_row_exists(kl, keeps):
+    rec = records.load(BOOK / "collapse.json")
+    a = collapse_findings.answers(rec, sweeps_with(aggressive=(kl, 10)))
+    assert "first off in epoch 10" in a["ag_sweep"] and "per-epoch check: epoch 2" in a["ag_sweep"]
+    assert f"ended {keeps}" in a["ag_sweep"] and "every 3,125 updates" in a["ag_sweep"]
+    assert a["ag_sweep_keeps"] == ("Yes" if kl > 0.1 else "No")
+    frame = collapse_findings.sweep_frame(rec, sweeps_with(aggressive=(kl, 10)))
+    assert frame.set_index("sweep").loc["aggressive-every3125", "against"] == "aggressive"
+
+
+def test_same_examples_on_the_text_study():
+    rec = records.load(BOOK / "collapse.json")
+    frame = collapse_findings.same_examples(rec)
+    assert collapse_findings.example_count(frame, "iw_examples") == 500
+    assert collapse_findings.example_count(frame, "test_examples") == 1929
+    assert frame.loc["autoreg", "bound_iw"] == pytest.approx(frame.loc["autoreg", "iw_nll"])
+    assert (frame["iw_nll"] <= frame["bound_iw"] + 1e-9).all()  # IW-NLL below the bound on the same sentences
+    answers = collapse_findings.answers(rec)
+    assert str(answers["savae_epoch_s"]) == "161"
+
+
+def test_without_z_empties_the_language_models_latent_columns():
+    rec = records.load(BOOK / "collapse.json")
+    frame = collapse_findings.without_z(rec.summary_frame())
+    assert records.missing(frame.loc["autoreg", "kl"]) and records.missing(frame.loc["autoreg", "au_sd"])
+    assert frame.loc["savae", "kl"] == pytest.approx(0.931, abs=1e-3)
+    assert "–" in records.html(frame, columns=["kl"])
+
+
+def test_set_up_quotes_the_config():
+    rec = records.load(BOOK / "collapse.json")
+    s = collapse_findings.set_up(rec, records.load(BOOK / "collapse-sweeps.json"))
+    assert (s["cfg_max_len"], s["cfg_sentences"], s["cfg_vocab"], s["cfg_k"]) == (20, "10,000", "5,000", 5)
+    assert (s["cfg_decay_start"], s["cfg_epochs"], s["cfg_warmup"], s["cfg_sweep_decay"]) == (8, 25, "5", 12)
+    assert s["cfg_iw_examples"] == s["cfg_iw_samples"] == "500"
