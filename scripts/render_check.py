@@ -14,7 +14,18 @@ headless Chromium (Debian package ``chromium``) and checks that
   output ``pre`` has ``scrollWidth > clientWidth`` (measured by a script that the test server adds to the
   page for the DOM dump only);
 
-and writes one screenshot per page into ``--out``. Exits 1 if any check fails.
+* figure text is at least 11 px at 1280 px. The text of a matplotlib PNG cannot be measured in the browser, so
+  the rule is enforced where the figure is made and checked here: ``savae_lite.plotting.finish`` measures every
+  text of a figure as the page will show it and warns (``FigureTextWarning``) below 11 px, so no page may show
+  that warning; and every figure (``<img>`` in a cell output) must be displayed at no less than
+  ``plotting.MIN_DISPLAY_RATIO`` of its pixel width (the book style's smallest text, 9 pt at 110 dpi, is then
+  at least 11 px; tests/test_plotting.py checks the arithmetic for every size ``plotting.figure`` makes);
+* no table's cells touch: in every row, the text of two adjacent cells is at least 4 px apart (measured
+  with DOM ranges around each cell's content);
+* every local link (``<a href>`` into the site, e.g. the package downloads under ``dist/``) resolves;
+
+and writes one screenshot per page into ``--out``. It also reports the width of the content column (the
+figures are designed for ``plotting.COLUMN_PX``). Exits 1 if any check fails.
 
 Usage:  python scripts/render_check.py [book/_build/html] --out render-check/  [--toc book/_toc.yml]
 """
@@ -38,6 +49,11 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 ROOT = Path(__file__).resolve().parent.parent
+MIN_CELL_GAP_PX = 4.0  # text of adjacent table cells must be at least this far apart
+try:  # the figure rules live with the book style
+    from savae_lite.plotting import COLUMN_PX, MIN_DISPLAY_RATIO
+except ImportError:  # matplotlib / seaborn missing: the same numbers
+    COLUMN_PX, MIN_DISPLAY_RATIO = 690, 0.8
 RAW_TEX = [r"\(", r"\[", "$$"]
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"<svg", b"<?xml", b"RIFF")
 OVERFLOW_QUERY = "render-check-overflow"
@@ -58,9 +74,45 @@ window.addEventListener("load", function () { setTimeout(function () {
                   client: el.clientWidth, chars: longest.length, line: longest.slice(0, 70)});
     }
   });
+  // figures: displayed width against the PNG's own width
+  var figures = [];
+  document.querySelectorAll("div.cell_output img, div.output img").forEach(function (img) {
+    if (!img.naturalWidth) { return; }
+    figures.push({src: (img.getAttribute("src") || "").slice(0, 60), natural: img.naturalWidth,
+                  shown: Math.round(img.getBoundingClientRect().width * 10) / 10});
+  });
+  // tables: the horizontal gap between the text of adjacent cells of a row
+  var touching = [];
+  function textBox(cell) {
+    if (!cell.textContent.trim()) { return null; }
+    var r = document.createRange();
+    r.selectNodeContents(cell);
+    var b = r.getBoundingClientRect();
+    return b.width > 0 ? b : null;
+  }
+  document.querySelectorAll("article table").forEach(function (table, ti) {
+    table.querySelectorAll("tr").forEach(function (tr) {
+      var cells = Array.prototype.filter.call(tr.children, function (c) {
+        return (c.tagName === "TD" || c.tagName === "TH") && c.offsetParent !== null;
+      });
+      for (var i = 0; i + 1 < cells.length; i++) {
+        var a = textBox(cells[i]), b = textBox(cells[i + 1]);
+        if (!a || !b) { continue; }
+        var gap = b.left - a.right;
+        if (gap < 4 && touching.length < 20) {
+          touching.push({table: ti, gap: Math.round(gap * 10) / 10, left: cells[i].textContent.trim().slice(0, 30),
+                         right: cells[i + 1].textContent.trim().slice(0, 30)});
+        }
+      }
+    });
+  });
+  var column = document.querySelector("div.cell_output") || document.querySelector("article");
   var out = document.createElement("div");
   out.id = "render-check-overflow";
   out.setAttribute("data-json", JSON.stringify(found));
+  out.setAttribute("data-figures", JSON.stringify(figures));
+  out.setAttribute("data-tables", JSON.stringify(touching));
+  out.setAttribute("data-column", column ? String(column.clientWidth) : "0");
   document.body.appendChild(out);
 }, 200); });
 </script>"""
@@ -104,6 +156,10 @@ class PageParser(HTMLParser):
         self.math_elements = 0
         self.mjx = 0
         self.overflow: list[dict] | None = None  # set when the page carried the overflow script's result
+        self.figures: list[dict] = []
+        self.touching: list[dict] = []
+        self.column = 0
+        self.links: list[str] = []
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
@@ -116,6 +172,11 @@ class PageParser(HTMLParser):
             self.mjx += 1
         if a.get("id") == "render-check-overflow":
             self.overflow = json.loads(a.get("data-json") or "[]")
+            self.figures = json.loads(a.get("data-figures") or "[]")
+            self.touching = json.loads(a.get("data-tables") or "[]")
+            self.column = int(float(a.get("data-column") or 0))
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag in ("span", "div") and "math" in (a.get("class") or "").split():
             self.math_elements += 1
 
@@ -206,6 +267,14 @@ def check_image(page_url: str, src: str) -> str | None:
     return None
 
 
+def local_link(page_url: str, href: str) -> str | None:
+    """The URL of ``href`` if it points into the served site (without fragment or query), else None."""
+    if href.startswith(("#", "mailto:", "javascript:", "data:")) or re.match(r"^[a-z][a-z0-9+.-]*://", href):
+        return None
+    url = urljoin(page_url, href).split("#", 1)[0].split("?", 1)[0]
+    return url or None
+
+
 # ---- main ----------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -239,6 +308,8 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     server, base = serve(args.html)
     rows = []
+    link_status: dict[str, int] = {}
+    columns: list[int] = []
     try:
         for page in toc_pages(args.toc):
             url = urljoin(base, f"{page}.html")
@@ -269,6 +340,27 @@ def main(argv=None) -> int:
                 if n:
                     i = text.find(delim)
                     problems.append(f"{n} raw {delim!r} in the page text, e.g. …{text[max(0, i - 40):i + 40]!r}…")
+            if "FigureTextWarning: figure text" in body.decode("utf-8", "replace"):
+                problems.append("a figure's text is below 11 px on the page (FigureTextWarning in an output)")
+            for f in dom.figures:
+                ratio = f["shown"] / f["natural"]
+                if ratio < MIN_DISPLAY_RATIO - 1e-3:
+                    problems.append(f"figure shown at {ratio:.2f} of its width ({f['natural']} px PNG in "
+                                    f"{f['shown']:g} px; < {MIN_DISPLAY_RATIO:.2f}): its text is below 11 px; "
+                                    "use plotting.figure sizes or split it")
+            for t in dom.touching:
+                problems.append(f"table {t['table']}: cells {t['left']!r} and {t['right']!r} are {t['gap']:g} px "
+                                f"apart (< {MIN_CELL_GAP_PX:g})")
+            if dom.column:
+                columns.append(dom.column)
+            for href in static.links:
+                target = local_link(url, href)
+                if target is None:
+                    continue
+                if target not in link_status:
+                    link_status[target] = fetch(target)[0]
+                if link_status[target] != 200:
+                    problems.append(f"link {href!r}: HTTP {link_status[target]}")
             if static.math_elements and not dom.mjx:
                 problems.append(f"{static.math_elements} math elements but MathJax typeset none")
             images = sorted(set(static.images) | set(dom.images))
@@ -289,6 +381,10 @@ def main(argv=None) -> int:
     print(f"{'page':32s} {'HTTP':>4s} {'math':>5s} {'mjx':>5s} {'img':>4s} {'scroll':>6s}  result")
     for page, status, math, mjx, imgs, scroll, result in rows:
         print(f"{page:32s} {status:>4} {math:>5} {mjx:>5} {imgs:>4} {scroll:>6}  {result}")
+    if columns:
+        print(f"output column: {min(columns)}-{max(columns)} px at {args.window.split(',')[0]} px "
+              f"(figures are designed for {COLUMN_PX} px)")
+    print(f"local links checked: {len(link_status)}")
     print(f"screenshots: {args.out}")
     if failures:
         print("\nFAILURES:", *failures, sep="\n  ", file=sys.stderr)
