@@ -11,8 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-book/_extra/dist}
 PY=${PYTHON:-$(command -v python || command -v python3)}
-if ! "$PY" -c "import setuptools" 2> /dev/null; then
-  "$PY" -m pip install -q "setuptools>=68"
+# setuptools builds wheels by itself from 70.1 on (older ones need the separate `wheel` package)
+if ! "$PY" -c "import setuptools, sys; sys.exit(tuple(map(int, setuptools.__version__.split('.')[:2])) < (70, 1))" \
+    2> /dev/null; then
+  "$PY" -m pip install -q "setuptools>=70.1"
 fi
 had_egg_info=$([ -d savae_lite.egg-info ] && echo 1 || echo 0)
 rm -rf "$OUT"

@@ -119,6 +119,9 @@ window.addEventListener("load", function () { setTimeout(function () {
 
 
 # ---- pages ---------------------------------------------------------------------------------------------
+# notebook pages that are tables by design (no figure expected): the closing page of verdicts
+TABLE_PAGES = {"reproduced"}
+
 def toc_pages(toc: Path) -> list[str]:
     """The documents named in a jupyter-book ``_toc.yml`` (root first), without suffixes."""
     text = toc.read_text()
@@ -365,7 +368,7 @@ def main(argv=None) -> int:
                 problems.append(f"{static.math_elements} math elements but MathJax typeset none")
             images = sorted(set(static.images) | set(dom.images))
             from_notebook = (args.toc.parent / f"{page}.ipynb").exists()
-            if from_notebook and not images and not args.allow_no_images:
+            if from_notebook and not images and not args.allow_no_images and page not in TABLE_PAGES:
                 problems.append("a chapter built from a notebook shows no figure (was MPLBACKEND set to a "
                                 "non-inline backend while executing?)")
             for src in images:

@@ -66,7 +66,7 @@ def scale(rec) -> dict:
 
 
 def table_frame(rec) -> pd.DataFrame:
-    """One row per setting of the study (all of :data:`savae_lite.documents.SETTINGS`, in order): seeds ("not
+    """One row per setting of the study (all of ``savae_lite.documents.SETTINGS``, in order): seeds ("not
     run yet" for a setting without rows), the kind of device, the bound on the IW subset (the exact NLL for the
     language model) and the IW-NLL on the same documents, the bound on the whole test split, KL, MI, AU, epochs
     and seconds per epoch, each as mean and ``*_sd`` over seeds."""
@@ -92,7 +92,7 @@ def table_frame(rec) -> pd.DataFrame:
 
 def missing_units(rec) -> list[str]:
     """The units of the study that the record does not hold: its ``missing_units``, else every unit of
-    :data:`savae_lite.documents.SETTINGS` without a row."""
+    ``savae_lite.documents.SETTINGS`` without a row."""
     listed = list(rec.get("missing_units") or ())
     if listed:
         return listed

@@ -8,6 +8,8 @@ raises a one-line ``ValueError`` that names the file and the first fault found.
 """
 from __future__ import annotations
 
+import textwrap
+
 import json
 import math
 from collections.abc import Mapping
@@ -20,6 +22,9 @@ from savae_lite.study import SUMMARY_KEYS
 
 METRICS = (*SUMMARY_KEYS, "bound", "bound_no_refine", "train_s", "eval_s", "seeds", "time_vs_vae")
 
+
+#: characters of a printed line that fit the book's column at 1280 px without a scroll bar
+LINE_WIDTH = 78
 
 @dataclass(frozen=True)
 class Provenance:
@@ -39,7 +44,7 @@ class Provenance:
     wall_s: float | None = None  # wall-clock seconds the record took to make
 
     def line(self) -> str:
-        """One line for the page: ``book/results/collapse.json · commits 156a7733e7, … · cpu, 1 thread per run ·
+        """One line for the page, wrapped to :data:`LINE_WIDTH` characters (the book's code column): ``book/results/collapse.json · commits 156a7733e7, … · cpu, 1 thread per run ·
         6.2 CPU-thread hours · 2026-12-02``."""
         where = self.path or "computed here"
         commits = ", ".join(c[:10] for c in self.commits) or "unknown"
@@ -54,7 +59,7 @@ class Provenance:
             parts.append("quick run (tiny models)")
         if self.missing:
             parts.append(f"incomplete: {len(self.missing)} unit(s) still to run")
-        return " · ".join(parts)
+        return textwrap.fill(" · ".join(parts), width=LINE_WIDTH, subsequent_indent="  ", break_on_hyphens=False)
 
 
 @dataclass(frozen=True)
