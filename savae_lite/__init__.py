@@ -14,7 +14,7 @@ The package is organised one concept per module (see the book's introduction for
 """
 # runtime first: it puts OpenMP's idle-thread setting (GOMP_SPINCOUNT=1000 unless set) into the environment before
 # torch is imported, which is when OpenMP reads it (see savae_lite.runtime)
-from savae_lite.runtime import set_seed, pick_device, quick_mode
+from savae_lite.runtime import pick_device, quick_mode, set_seed
 
 __version__ = "0.1.0"
 __all__ = ["set_seed", "pick_device", "quick_mode", "__version__"]

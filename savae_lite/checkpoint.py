@@ -23,7 +23,6 @@ import torch
 
 from savae_lite.atomic import atomic_write
 
-
 CHECKSUM_KEY = "checksum"
 
 

@@ -15,8 +15,17 @@ from typing import Callable
 
 from savae_lite import study
 from savae_lite.config import RunConfig, original_svi, preset
-from savae_lite.study import (SUMMARY_KEYS, Setting, claimed, finished_record, headline, lm_on_iw_subset,  # noqa: F401
-                              unit_config, unit_name, unit_row)
+from savae_lite.study import (  # noqa: F401
+    SUMMARY_KEYS,
+    Setting,
+    claimed,
+    finished_record,
+    headline,
+    lm_on_iw_subset,
+    unit_config,
+    unit_name,
+    unit_row,
+)
 
 NO_ANNEALING = {"kl_start": 1.0}
 WORD_DROPOUT = 0.3  # Bowman et al. (2016) replace decoder input words by <unk> at rates of this order

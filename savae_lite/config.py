@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from savae_lite.fields import check_fields, option
-from savae_lite.registry import (DATA_SETS, LR_SCHEDULES, MODE_NAMES, MODEL_KINDS, MODEL_PRESETS, OMNIGLOT_SOURCES,
-                                 ON_NAN, OPTIMIZERS, data_set_help)
+from savae_lite.registry import (
+    DATA_SETS,
+    LR_SCHEDULES,
+    MODE_NAMES,
+    MODEL_KINDS,
+    MODEL_PRESETS,
+    OMNIGLOT_SOURCES,
+    ON_NAN,
+    OPTIMIZERS,
+    data_set_help,
+)
 from savae_lite.svi import SVIConfig
 
 SEED_RANGE = (0, 2**32 - 1)  # the seeds torch and numpy both accept

@@ -18,6 +18,7 @@ import torch
 
 from savae_lite import results
 
+
 def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto",
                      work_dir: str | Path | None = None) -> dict:
     """Run the synthetic experiment (:func:`savae_lite.synthetic.run_synthetic`) and return its full record.

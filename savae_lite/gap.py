@@ -28,8 +28,8 @@ from torch import nn
 
 from savae_lite.loop import TrainingLoop
 from savae_lite.models.toy import LinearGaussianVAE, ToyModelConfig
-from savae_lite.svi import SVIConfig, svi
 from savae_lite.runtime import set_seed
+from savae_lite.svi import SVIConfig, svi
 
 __all__ = [
     "ToyProblem", "make_toy_problem", "with_fixed_decoder", "FitResult", "fit_toy", "GapReport", "gap_report",

@@ -21,7 +21,6 @@ from savae_lite.checkpoint import atomic_save, config_mismatch, keep_previous, l
 from savae_lite.distributed import rank_seed
 from savae_lite.runtime import set_seed
 
-
 #: The entries of ``last.pt`` that a resume needs.
 RESUMABLE = ("model", "loop", "scheduler", "state", "history", "config", "rng")
 

@@ -1,6 +1,7 @@
 """Learning-rate halving driven by the validation bound, as a ``torch.optim.lr_scheduler.LambdaLR`` factor.
 
-Chapter: *SA-VAE* (the training loop) describes the original's schedule. Two policies, both starting at epoch ``start_epoch``:
+Chapter: *SA-VAE* (the training loop) describes the original's schedule. Two policies, both starting at epoch
+``start_epoch``:
 
 * ``'original'`` — the original code's ``train_text.py``: the first epoch (>= start) whose validation bound
   does not improve turns decay on, and from then on the rate is halved after **every** epoch;

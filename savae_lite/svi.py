@@ -12,7 +12,6 @@ Each example's lambda_i = (mu_i, logvar_i) is optimised on its own objective f_i
 from __future__ import annotations
 
 import contextlib
-
 import dataclasses
 from dataclasses import dataclass, field
 

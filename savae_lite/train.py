@@ -27,7 +27,6 @@ import contextlib
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -45,7 +44,7 @@ from savae_lite.loop import EpochTotals, TrainingLoop
 from savae_lite.run_record import TrainingDiverged, TrainingInterrupted  # raised here, imported from here
 from savae_lite.runtime import apply_thread_policy, pick_device, set_seed
 from savae_lite.schedule import validation_scheduler
-from savae_lite.signals import STOP_SIGNALS, StopRequest  # STOP_SIGNALS: importable from here too
+from savae_lite.signals import STOP_SIGNALS, StopRequest  # noqa: F401 (STOP_SIGNALS: importable here too)
 from savae_lite.validation import check_out_dir, validate
 
 

@@ -118,7 +118,8 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
     v_mu, v_lv = torch.zeros_like(mu), torch.zeros_like(lv)
     exact = hvp == "exact"
     # cuDNN's RNN has no double backward; the exact back-end falls back to the native kernels.
-    no_cudnn = torch.backends.cudnn.flags(enabled=False) if exact and device.type == "cuda" else contextlib.nullcontext()
+    on_gpu = exact and device.type == "cuda"
+    no_cudnn = torch.backends.cudnn.flags(enabled=False) if on_gpu else contextlib.nullcontext()
     cache = []
     # fd: sum_k grad_theta f(lambda_k) - sum_k grad_theta f(lambda_k + r u_k), in one buffer (see above)
     theta_acc: list[torch.Tensor] = []

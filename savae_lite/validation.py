@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from savae_lite.fields import Constraint, is_int, check_fields, check_value
+from savae_lite.fields import Constraint, check_fields, check_value, is_int
 from savae_lite.registry import DATA_SETS, MODEL_SIZES
 
 

@@ -16,7 +16,8 @@ def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--mode", "--hvp", "--train-svi-steps", "--test-svi-steps", "--kl-start", "--device", "--data-dir", "--quick", "--on-nan"):
+    for flag in ("--mode", "--hvp", "--train-svi-steps", "--test-svi-steps", "--kl-start", "--device", "--data-dir",
+                 "--quick", "--on-nan"):
         assert flag in text
 
 

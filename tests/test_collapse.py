@@ -1,8 +1,8 @@
 """The posterior-collapse study (collapse.py): its units, their configs, the claim lock that lets two workers
 share a suite, resuming (finished units are not trained again) and the record's summary over seeds."""
 import json
-from pathlib import Path
 import statistics
+from pathlib import Path
 
 import pytest
 

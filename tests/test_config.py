@@ -203,8 +203,8 @@ def test_edge_values_that_mean_something_are_accepted():
 
 
 def test_python_api_and_trainer_get_the_same_checks(tmp_path):
-    from savae_lite.validation import validate
     from savae_lite.train import Trainer
+    from savae_lite.validation import validate
 
     cfg = preset("ptb-quick")
     cfg.train.out_dir = str(tmp_path / "run")

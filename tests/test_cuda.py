@@ -83,8 +83,8 @@ def test_evaluation_on_cuda_agrees_with_the_cpu():
 
 
 def test_a_resumed_cuda_run_ends_where_an_uninterrupted_one_ends(tmp_path):
-    from tests.conftest import text_run_config, text_run_splits
     from savae_lite.train import Trainer
+    from tests.conftest import text_run_config, text_run_splits
 
     def run(out, epochs):
         cfg = text_run_config(out, mode="savae")

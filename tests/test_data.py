@@ -19,9 +19,24 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from savae_lite.data import (SOURCES, DataError, ImageData, TaggedSentence, TextCorpus, Vocab, binarize_fixed,
-                             data_dir, fetch, image_batches, load_omniglot, load_text, read_conllu,
-                             read_ptb_file, text_batches, verify)
+from savae_lite.data import (
+    SOURCES,
+    DataError,
+    ImageData,
+    TaggedSentence,
+    TextCorpus,
+    Vocab,
+    binarize_fixed,
+    data_dir,
+    fetch,
+    image_batches,
+    load_omniglot,
+    load_text,
+    read_conllu,
+    read_ptb_file,
+    text_batches,
+    verify,
+)
 from savae_lite.data import download as download_mod
 from savae_lite.data import images as images_mod
 from savae_lite.data import text as text_mod

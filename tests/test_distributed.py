@@ -1,6 +1,6 @@
 """Several processes (savae_lite.distributed): 2 gloo processes on the CPU train the same parameters as one process
-with the same global batch (vae, vae+svi+kl, savae, aggressive; a run without the gradient all-reduce does not); a group that
-crashes after a checkpoint resumes on every rank exactly; under torchrun, a rank killed mid-run is restarted
+with the same global batch (vae, vae+svi+kl, savae, aggressive; a run without the gradient all-reduce does not); a
+group that crashes after a checkpoint resumes on every rank exactly; under torchrun, a rank killed mid-run is restarted
 (--max-restarts) and the run resumes from the last checkpoint and finishes."""
 import json
 import os

@@ -38,8 +38,9 @@ def test_decode_matches_the_decoders_argmax():
 
 def test_sampling_follows_its_generator_and_the_model_mode_is_restored():
     m = model().train()
-    draw = lambda seed: prior_samples(m, VOCAB, 4, greedy=False, generator=torch.Generator().manual_seed(seed),
-                                      max_len=6)
+    def draw(seed):
+        return prior_samples(m, VOCAB, 4, greedy=False, generator=torch.Generator().manual_seed(seed), max_len=6)
+
     assert draw(3) == draw(3) and m.training
 
 

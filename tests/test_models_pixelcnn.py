@@ -7,8 +7,15 @@ import torch
 from torch.autograd.functional import jacobian
 
 from savae_lite.models.image import ImageModelConfig, ImageVAE
-from savae_lite.models.pixelcnn import (GatedLayer, GatedPixelCNN, HorizontalConv, VerticalConv, bernoulli_nll,
-                                        horizontal_mask, shift_down)
+from savae_lite.models.pixelcnn import (
+    GatedLayer,
+    GatedPixelCNN,
+    HorizontalConv,
+    VerticalConv,
+    bernoulli_nll,
+    horizontal_mask,
+    shift_down,
+)
 from savae_lite.receptive_field import spread_weights  # random weights under which no dependency vanishes
 
 SIZE = 8

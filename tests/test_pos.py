@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from savae_lite import pos
-
 from tests.conftest import SHARED_DATA
 
 EWT = Path(os.environ.get("SAVAE_LITE_DATA", SHARED_DATA)) / "ud_english_ewt" / "en_ewt-ud-test.conllu"

@@ -10,8 +10,15 @@ from torch import nn
 from savae_lite.build import build_model
 from savae_lite.config import preset
 from savae_lite.models.pixelcnn import GatedPixelCNN
-from savae_lite.receptive_field import (MaskedConv2d, SingleStackPixelCNN, blind_spot, dependency_map, past,
-                                        spread_weights, two_stack_field)
+from savae_lite.receptive_field import (
+    MaskedConv2d,
+    SingleStackPixelCNN,
+    blind_spot,
+    dependency_map,
+    past,
+    spread_weights,
+    two_stack_field,
+)
 
 SIZE = 12
 KERNELS = (5, 3, 3, 3)

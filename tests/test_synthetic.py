@@ -4,8 +4,7 @@ import torch
 
 from savae_lite import experiments
 from savae_lite.cli import main
-from savae_lite.synthetic import (FIRST_WORD, SYNTHETIC_MODES, SyntheticConfig, make_oracle, run_synthetic,
-                                  sample_corpus)
+from savae_lite.synthetic import FIRST_WORD, SYNTHETIC_MODES, SyntheticConfig, make_oracle, run_synthetic, sample_corpus
 
 
 def micro_oracle(seed=0):

@@ -53,7 +53,8 @@ class BenchConfig:
     sharing_recipe: str = "ptb-small"  # training preset timed alone and next to a busy process (README recipe)
     sharing_steps: int = 4  # optimiser steps per measurement
     sharing_rounds: int = 5  # interleaved rounds (every policy alone and loaded once per round)
-    sharing_policies: tuple[str, ...] = ("default", "passive", "old", "one-thread", "brief-spin")  # bench.sharing.POLICIES
+    # bench.sharing.POLICIES
+    sharing_policies: tuple[str, ...] = ("default", "passive", "old", "one-thread", "brief-spin")
     mode_steps_recipe: str = "omniglot-paper"  # training preset whose step is timed per mode (--recipe overrides)
     mode_steps_rounds: int = 3  # timed steps per mode, one per interleaved round (after one warm-up step each)
 

@@ -71,7 +71,8 @@ class LinearGaussianVAE(LatentVariableModel):
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x), (B,)."""
-        cov = self.W @ self.W.T + torch.exp(2 * self.log_std) * torch.eye(self.cfg.data_dim, dtype=x.dtype, device=x.device)
+        eye = torch.eye(self.cfg.data_dim, dtype=x.dtype, device=x.device)
+        cov = self.W @ self.W.T + torch.exp(2 * self.log_std) * eye
         dist = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
         return dist.log_prob(x)
 

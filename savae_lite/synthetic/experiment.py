@@ -15,8 +15,8 @@ from typing import Callable
 import torch
 
 from savae_lite import checkpoint, results
-from savae_lite.keys import facts_key
 from savae_lite.evaluate import evaluate
+from savae_lite.keys import facts_key
 from savae_lite.loop import TrainingLoop
 from savae_lite.models.text import TextVAE
 from savae_lite.modes import MODES, get_mode
