@@ -42,14 +42,18 @@ def check_out_file(flag: str, path: str | os.PathLike, suffix: str = ".json") ->
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"{flag}: cannot write {out} ({err.strerror or err})") from None
+    probe_writable(folder, f"{flag}: cannot write {out}: the folder {folder} does not accept new files")
+    return out
+
+
+def probe_writable(folder: Path, message: str) -> None:
+    """Create and delete a probe file in ``folder``; ``ValueError(message + " (reason)")`` when that fails."""
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".savae-lite-write-probe-")
     except OSError as err:
-        raise ValueError(f"{flag}: cannot write {out}: the folder {folder} does not accept new files "
-                         f"({err.strerror or err})") from None
+        raise ValueError(f"{message} ({err.strerror or err})") from None
     os.close(fd)
     os.unlink(probe)
-    return out
 
 
 def physical_memory() -> int | None:

@@ -87,13 +87,9 @@ def _ptb_documents() -> RunConfig:
     LSTM (5,000 words, 128 units, z of 16), K = 10 SVI steps (the paper 20), SGD lr 1 halving from epoch 8, at
     most 25 epochs, KL weight 0.1 -> 1 over 5 epochs; aggressive training checks MI every 3,125 updates (He et
     al.'s Yahoo epoch); test: 500-sample IW-NLL on 300 documents spread over the test split."""
-    return RunConfig(
-        data=DataConfig(name="ptb", batch_size=32, doc_words=70, vocab_size=5000, max_sentences=6000),
-        train=TrainConfig(mode="savae", epochs=25, lr=1.0, decay_start_epoch=8, kl_start=0.1, kl_warmup_epochs=5,
-                          svi=original_svi(32, steps=10), iw_samples=500, iw_max_examples=300,
-                          aggressive_mi_every=3125, out_dir="runs/ptb-documents"),
-        model_kind="text", model_preset="small",
-        model={"emb_dim": 64, "enc_hidden": 128, "dec_hidden": 128, "latent_dim": 16})
+    return derive(_ptb_collapse(), data=dict(doc_words=70, max_len=None, max_sentences=6000),
+                  train=dict(svi=original_svi(32, steps=10), iw_max_examples=300, aggressive_mi_every=3125,
+                             out_dir="runs/ptb-documents"))
 
 
 def _ptb_documents_quick() -> RunConfig:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from pathlib import Path
 
 from savae_lite.fields import Constraint, check_fields, check_value, is_int
+from savae_lite.preflight import probe_writable
 from savae_lite.registry import DATA_SETS, MODEL_SIZES
 
 
@@ -121,10 +121,5 @@ def check_out_dir(path: str | os.PathLike) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"--out-dir: cannot create the folder {out} ({err.strerror or err})") from None
-    try:
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".savae-lite-write-probe-")
-    except OSError as err:
-        raise ValueError(f"--out-dir: the folder {out} is not writable ({err.strerror or err})") from None
-    os.close(fd)
-    os.unlink(probe)
+    probe_writable(out, f"--out-dir: the folder {out} is not writable")
     return out

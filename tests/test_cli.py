@@ -163,7 +163,7 @@ def _no_data_may_be_built(monkeypatch):
 
 @pytest.mark.parametrize("case", ["file", "inside-a-file", "not-writable"])
 def test_cli_unusable_out_dir_fails_before_training(case, capsys, tmp_path, monkeypatch):
-    from savae_lite import validation
+    from savae_lite import preflight
 
     _no_data_may_be_built(monkeypatch)
     blocker = tmp_path / "taken"
@@ -176,7 +176,7 @@ def test_cli_unusable_out_dir_fails_before_training(case, capsys, tmp_path, monk
             def refuse(*args, **kwargs):
                 raise PermissionError(13, "Permission denied")
 
-            monkeypatch.setattr(validation.tempfile, "mkstemp", refuse)
+            monkeypatch.setattr(preflight.tempfile, "mkstemp", refuse)
     try:
         t0 = time.perf_counter()
         assert main(["train", "--quick", "--no-progress", "--out-dir", str(target)]) == 2

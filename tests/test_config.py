@@ -244,7 +244,7 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path):
 
 
 def test_out_dir_not_writable_is_refused(tmp_path, monkeypatch):
-    from savae_lite import validation
+    from savae_lite import preflight
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -254,7 +254,7 @@ def test_out_dir_not_writable_is_refused(tmp_path, monkeypatch):
             def refuse(*args, **kwargs):
                 raise PermissionError(13, "Permission denied")
 
-            monkeypatch.setattr(validation.tempfile, "mkstemp", refuse)
+            monkeypatch.setattr(preflight.tempfile, "mkstemp", refuse)
         with pytest.raises(ValueError, match=r"^--out-dir: the folder .*locked is not writable \(Permission denied\)"):
             validation.check_out_dir(locked)
     finally:
