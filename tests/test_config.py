@@ -244,7 +244,7 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path):
 
 
 def test_out_dir_not_writable_is_refused(tmp_path, monkeypatch):
-    from savae_lite import preflight
+    from savae_lite import preflight, validation
 
     locked = tmp_path / "locked"
     locked.mkdir()
