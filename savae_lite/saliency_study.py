@@ -16,7 +16,7 @@ is measured on UD English-EWT gold XPOS as written and normalised like the Mikol
 (:func:`savae_lite.pos.ptb_normalise`). Quick mode trains two tiny models from the ``ptb-collapse-quick`` preset
 instead (seconds) and uses a few sentences.
 
-The record holds the grouped tables (:func:`savae_lite.saliency.figure4_tables` plus coarse tags) of output and
+The record holds the grouped tables (:func:`savae_lite.saliency_tables.figure4_tables` plus coarse tags) of output and
 input saliency per model, rows as dicts; the Figure-3 examples with one value per token; the tagger's name,
 version and accuracies; and the provenance (configs, checkpoints with their embedded run summaries, environment,
 git commit, wall time).

@@ -166,10 +166,10 @@ def test_finish_measures_text_on_the_page(monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from savae_lite import plotting
+    from savae_lite import plotting, plotting_style
 
     monkeypatch.setattr(plt, "show", lambda: None)
-    monkeypatch.setattr(plotting, "_show_figures_inline", lambda: None)
+    monkeypatch.setattr(plotting_style, "_show_figures_inline", lambda: None)
     plotting.use_book_style()
     fig, axes = plotting.figure(2)
     axes[0].plot([0, 1], label="vae")

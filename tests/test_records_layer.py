@@ -11,8 +11,13 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("jinja2")  # pandas' Styler
 
 from savae_lite import records  # noqa: E402
-from savae_lite.records import (collapse_findings, latent_use_findings, saliency_findings,  # noqa: E402
-                                synthetic_findings)
+from savae_lite.records import (  # noqa: E402
+    collapse_findings,
+    latent_use_findings,
+    saliency_findings,
+    schema,
+    synthetic_findings,
+)
 from savae_lite.records.tables import DASH  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +151,7 @@ def test_load_a_valid_record(tmp_path):
     assert p.commits == (COMMIT,) and p.device == "cpu" and p.cpu_hours == 2.0 and p.date == "2026-12-02"
     line = p.line()
     assert "0123456789" in line and "cpu" in line and "2.0 CPU-thread hours" in line and "2026-12-02" in line
-    assert "\n" not in line
+    assert all(len(part) <= schema.LINE_WIDTH for part in line.splitlines())  # wrapped for the page
 
 
 @pytest.mark.parametrize("obj, message", [
@@ -179,7 +184,7 @@ def test_a_missing_record_is_file_not_found(tmp_path):
 def test_committed_records_load(name):
     rec = records.load(BOOK / f"{name}.json")
     assert rec.provenance.commits and rec.provenance.cpu_hours > 0
-    assert len(rec.provenance.line().splitlines()) == 1
+    assert all(len(part) <= schema.LINE_WIDTH for part in rec.provenance.line().splitlines())
 
 
 # ---------------------------------------------------------------------------------- load_or_quick

@@ -9,7 +9,6 @@ import torch
 from savae_lite import saliency as sal
 from savae_lite.models.text import TextModelConfig, TextVAE
 from savae_lite.svi import SVIConfig, svi
-
 from tests.conftest import tiny_sentences
 
 REFINE = SVIConfig(steps=3, lr_mu=0.5, lr_logvar=0.5, clip=None)

@@ -7,7 +7,6 @@ import pytest
 
 from savae_lite import experiments, pos, saliency_study
 from savae_lite.saliency_study import StudyConfig, coarse_tag
-
 from tests.test_collapse import tiny_base
 from tests.test_pos import EWT
 

@@ -9,7 +9,7 @@ differences between means over seeds are judged by :func:`~savae_lite.records.co
 chapter's conclusions are functions of its record (the ``*_findings`` modules) that return numbers and short
 verdict words for the prose to glue (:func:`~savae_lite.records.page.glue`). The package re-exports the names
 chapters use (``records.load_or_quick``, ``records.table``, ``records.pm``, ...), and
-:func:`~savae_lite.study.summarize`, the one mean ± sd summary of a study's rows.
+:func:`~savae_lite.study_record.summarize`, the one mean ± sd summary of a study's rows.
 
 =======================  ===============================================================================
 module                   what
@@ -20,8 +20,11 @@ module                   what
 ``comparisons``          difference, separated by more than k sd, trend, rank
 ``page``                 glue for the prose
 ``synthetic_findings``   chapter 4's readings (the synthetic experiment)
+``collapsed``            when a latent counts as collapsed; how a unit's use of it reads
 ``collapse_findings``    chapter 5's (text VAEs and posterior collapse)
+``collapse_sweeps``      chapter 5's sweeps: K = 10, aggressive training's MI check at He et al.'s scale
 ``latent_use_findings``  chapter 6's (image VAEs)
+``latent_use_runs``      chapter 6's long runs, the IW-NLL's images and why its NLLs differ in level
 ``saliency_findings``    chapter 7's (saliency)
 ``reproduced``           the closing page: each claim of the paper, ours beside it, a verdict
 =======================  ===============================================================================
@@ -31,7 +34,7 @@ from savae_lite.records.loading import load_or_quick, record_path, run_quick, ti
 from savae_lite.records.page import glue
 from savae_lite.records.schema import Provenance, Record, from_dict, load
 from savae_lite.records.tables import PM, Num, frame, html, missing, number, pct, pm, pm_of, table
-from savae_lite.study import summarize
+from savae_lite.study_record import summarize
 
 __all__ = ["Comparison", "Num", "PM", "Provenance", "Record", "compare", "difference", "frame", "from_dict",
            "glue", "html", "load", "load_or_quick", "missing", "number", "pct", "pm", "pm_of", "rank",

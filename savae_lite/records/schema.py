@@ -3,22 +3,21 @@
 Chapters 4–7 read their records (``book/results/<name>.json``) through :func:`load`. A record is a JSON object
 with an ``experiment`` name, an ``environment`` (at least the ``device``), the git commit(s) it was written at,
 and, for a study, ``rows`` (one per training run: its ``setting``, ``mode`` and metrics) and a ``summary`` (one
-entry per setting: the mean and ``*_sd`` over its seeds, :func:`savae_lite.study.summarize`). A malformed file
+entry per setting: the mean and ``*_sd`` over its seeds, :func:`savae_lite.study_record.summarize`). A malformed file
 raises a one-line ``ValueError`` that names the file and the first fault found.
 """
 from __future__ import annotations
 
-import textwrap
-
 import json
 import math
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from savae_lite.study import SUMMARY_KEYS
+from savae_lite.study_record import SUMMARY_KEYS
 
 METRICS = (*SUMMARY_KEYS, "bound", "bound_no_refine", "train_s", "eval_s", "seeds", "time_vs_vae")
 
@@ -44,8 +43,9 @@ class Provenance:
     wall_s: float | None = None  # wall-clock seconds the record took to make
 
     def line(self) -> str:
-        """One line for the page, wrapped to :data:`LINE_WIDTH` characters (the book's code column): ``book/results/collapse.json · commits 156a7733e7, … · cpu, 1 thread per run ·
-        6.2 CPU-thread hours · 2026-12-02``."""
+        """One line for the page, wrapped to :data:`LINE_WIDTH` characters (the book's code column):
+        ``book/results/collapse.json · commits 156a7733e7, … · cpu, 1 thread per run · 6.2 CPU-thread hours ·
+        2026-12-02``."""
         where = self.path or "computed here"
         commits = ", ".join(c[:10] for c in self.commits) or "unknown"
         parts = [where, f"commit{'s' if len(self.commits) > 1 else ''} {commits}", self.device
