@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from savae_lite import study
-from savae_lite.config import RunConfig, original_svi, preset
+from savae_lite.config import RunConfig
+from savae_lite.presets import original_svi, preset
 from savae_lite.study import (  # noqa: F401
     SUMMARY_KEYS,
     Setting,

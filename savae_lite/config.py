@@ -6,7 +6,7 @@ choices and its CLI flag (``option`` of ``savae_lite.fields``): the CLI builds i
 and one walker checks every value against them, so a notebook and a shell command fill and check the same
 objects. The names a field chooses from (modes, optimisers, schedules, data sets) come from
 ``savae_lite.registry``; the named set-ups (``preset``, ``PRESETS``, ``derive``, ``original_svi``) live in
-``savae_lite.presets`` and can still be imported from here.
+``savae_lite.presets`` (which imports this module, never the other way round).
 """
 from __future__ import annotations
 
@@ -198,16 +198,3 @@ def _section(d, where: str) -> dict:
 def _unknown(d: dict, cls, prefix: str) -> list[str]:
     names = {f.name for f in dataclasses.fields(cls)}
     return [prefix + str(k) for k in d if k not in names]
-
-
-_PRESET_NAMES = ("PRESETS", "preset", "derive", "original_svi")
-
-
-def __getattr__(name: str):
-    """``from savae_lite.config import preset`` (and ``PRESETS``, ``derive``, ``original_svi``) keeps working: the
-    presets moved to ``savae_lite.presets``, which imports this module, so they are looked up when first asked."""
-    if name in _PRESET_NAMES:
-        from savae_lite import presets
-
-        return getattr(presets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 
 from savae_lite import generate, pos, results, saliency
-from savae_lite.config import preset
 from savae_lite.evaluate import test_time_q
+from savae_lite.presets import preset
 
 #: The two models of the chapter, each a committed checkpoint (paths relative to the working directory).
 CHECKPOINTS = {"vae+anneal": "book/checkpoints/collapse-vae_anneal-s1.pt",

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from savae_lite import keys, locks
-from savae_lite.config import RunConfig, preset
+from savae_lite.config import RunConfig
+from savae_lite.presets import preset
 from savae_lite.study_record import (  # noqa: F401 (the record's names: importable here too)
     SUMMARY_KEYS,
     collect,

@@ -11,7 +11,7 @@ import torch
 from savae_lite import bench
 from savae_lite.bench.mode_steps import MODE_NAMES
 from savae_lite.cli import main
-from savae_lite.config import preset
+from savae_lite.presets import preset
 
 ROW_KEYS = {"mode", "step_s", "step_s_all", "step_wall_s", "ratio_to_vae", "K", "batch_size", "parameters"}
 

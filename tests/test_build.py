@@ -5,9 +5,9 @@ import torch
 
 from savae_lite import data
 from savae_lite.build import build_data, build_model, model_config
-from savae_lite.config import preset
 from savae_lite.models.image import ImageVAE, PixelCNNLM
 from savae_lite.models.text import LSTMLanguageModel, TextVAE
+from savae_lite.presets import preset
 
 
 def _rows(batches):

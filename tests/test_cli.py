@@ -83,7 +83,7 @@ def test_eval_of_checkpoint_from_a_different_config(tmp_path, capsys):
     """`savae-lite eval` on a checkpoint whose weights do not fit the model its config describes; and on a
     truncated checkpoint: exit code 2 and a message naming the file."""
     from savae_lite.build import build_model
-    from savae_lite.config import preset
+    from savae_lite.presets import preset
 
     cfg = preset("ptb-quick")
     cfg.data.max_sentences = 40
@@ -194,7 +194,7 @@ def test_cli_unusable_out_dir_fails_before_training(case, capsys, tmp_path, monk
 def _untrained_checkpoint(path, **config_changes):
     """best.pt of an untrained ptb-quick model on 40 sentences (no training needed to evaluate it)."""
     from savae_lite.build import build_model
-    from savae_lite.config import preset
+    from savae_lite.presets import preset
 
     cfg = preset("ptb-quick")
     cfg.data.max_sentences = 40

@@ -16,8 +16,8 @@ import torch
 
 from savae_lite import atomic, checkpoint
 from savae_lite.cli import main
-from savae_lite.config import preset
 from savae_lite.preflight import check_model_fits, check_out_file
+from savae_lite.presets import preset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import savae_lite.collapse as collapse
-from savae_lite.config import preset
+from savae_lite.presets import preset
 from savae_lite.svi import SVIConfig
 
 

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from savae_lite.build import model_config
-from savae_lite.config import PRESETS, RunConfig, original_svi, preset
+from savae_lite.config import RunConfig
+from savae_lite.presets import PRESETS, original_svi, preset
 
 
 def test_yahoo_paper_matches_the_original_text_setup():

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from savae_lite import documents, study
-from savae_lite.config import RunConfig, preset
+from savae_lite.config import RunConfig
 from savae_lite.data.download import DataError
 from savae_lite.data.text import SENTENCE_END, join_documents, load_text, text_batches
+from savae_lite.presets import preset
 from savae_lite.svi import SVIConfig
 from savae_lite.train import Trainer
 

@@ -9,7 +9,8 @@ import pytest
 
 from savae_lite import experiments, latent_use, study
 from savae_lite.build import model_config
-from savae_lite.config import RunConfig, preset
+from savae_lite.config import RunConfig
+from savae_lite.presets import preset
 
 
 def test_settings_modes_seeds_and_depth_sweep():

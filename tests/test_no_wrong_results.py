@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from savae_lite import checkpoint, keys, locks, results, study
-from savae_lite.config import preset
+from savae_lite.presets import preset
 from savae_lite.study import Setting, Study
 from savae_lite.svi import SVIConfig
 from savae_lite.train import Trainer, TrainingDiverged

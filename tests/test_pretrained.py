@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from savae_lite import pretrained
-from savae_lite.config import preset
+from savae_lite.presets import preset
 from savae_lite.svi import SVIConfig
 
 

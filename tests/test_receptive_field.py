@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from savae_lite.build import build_model
-from savae_lite.config import preset
 from savae_lite.models.pixelcnn import GatedPixelCNN
+from savae_lite.presets import preset
 from savae_lite.receptive_field import (
     MaskedConv2d,
     SingleStackPixelCNN,

@@ -156,7 +156,7 @@ def test_apply_thread_policy_names_the_flag(bad, restore_threads):
                                          (1.5, "--threads: must be an integer or None, got 1.5"),
                                          ("2", "--threads: must be an integer or None, got '2'")])
 def test_config_threads_is_validated_with_the_flag(bad, message):
-    from savae_lite.config import preset
+    from savae_lite.presets import preset
 
     cfg = preset("ptb-quick")
     cfg.train.threads = bad
@@ -204,7 +204,7 @@ def test_trainer_and_cli_apply_the_policy_once(monkeypatch, tmp_path, restore_th
 
 def test_resuming_with_another_thread_count_is_allowed():
     from savae_lite.checkpoint import config_mismatch
-    from savae_lite.config import preset
+    from savae_lite.presets import preset
 
     a, b = preset("ptb-quick"), preset("ptb-quick")
     b.train.threads = 4

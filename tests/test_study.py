@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from savae_lite import study
-from savae_lite.config import preset
+from savae_lite.presets import preset
 from savae_lite.study import Setting, Study
 from savae_lite.svi import SVIConfig
 

@@ -47,8 +47,8 @@ def _worker(out: str, mode: str, batch: int, length: int, steps: int, warmup: in
     """One process of one side: time ``steps`` training steps on global batches of ``batch`` sentences."""
     from savae_lite import distributed
     from savae_lite.build import build_model
-    from savae_lite.config import preset
     from savae_lite.loop import TrainingLoop
+    from savae_lite.presets import preset
 
     torch.set_num_threads(1)
     group = distributed.setup("cpu")

@@ -62,7 +62,7 @@ MIB = 2**20
 
 def check_recipe(name: str) -> str:
     """``name`` if it is a training preset; ``ValueError`` naming ``--recipe`` otherwise."""
-    from savae_lite.config import PRESETS
+    from savae_lite.presets import PRESETS
 
     if name not in PRESETS:
         raise ValueError(f"--recipe: unknown recipe {name!r}; choose one of {', '.join(sorted(PRESETS))}")
@@ -140,9 +140,9 @@ class ModeTimings:
 def bench_mode_steps(recipe: str, bc: BenchConfig, device: torch.device, log=print) -> dict:
     """The ``mode_steps`` record of training preset ``recipe`` (module docstring)."""
     from savae_lite.build import build_model, model_config
-    from savae_lite.config import derive, preset
     from savae_lite.loop import TrainingLoop
     from savae_lite.modes import get_mode
+    from savae_lite.presets import derive, preset
 
     t0 = time.perf_counter()
     base = preset(check_recipe(recipe))

@@ -90,8 +90,8 @@ def worker_main(spec_json: str) -> None:
     import torch
 
     from savae_lite.build import build_data, build_model
-    from savae_lite.config import preset
     from savae_lite.loop import TrainingLoop
+    from savae_lite.presets import preset
     from savae_lite.runtime import apply_thread_policy
 
     out, sys.stdout = sys.stdout, sys.stderr  # stdout carries the protocol only; anything printed goes to stderr
