@@ -221,7 +221,8 @@ def saliency_table(model, batches: Iterable[torch.Tensor], vocab, refine: SVICon
                    samples: int = 1, counts: Mapping[str, int] | None = None, tagger: str | None = "spacy",
                    with_input: bool = True, through_svi: bool = True, generator: torch.Generator | None = None,
                    seed: int | None = None, placeholders: Mapping[str, str] | None = None):
-    """Run output (and input) saliency over ``batches`` (each (B, T)) and return :func:`token_table`'s frame.
+    """Run output (and input) saliency over ``batches`` (each (B, T)) and return
+    :func:`~savae_lite.saliency_tables.token_table`'s frame.
 
     ``vocab`` decodes ids (:class:`~savae_lite.data.vocab.Vocab`); ``tagger``: :func:`savae_lite.pos.tag`'s tagger, or
     None for no tags. The input saliency of a row is that of the same token x_t (``<s>``'s is not in the table).

@@ -4,7 +4,7 @@ input saliency, log-likelihood, position, word frequency and POS tag, and the me
 
 Chapter: *What the latent encodes*. The gradients are :mod:`savae_lite.saliency`'s
 (:func:`~savae_lite.saliency.output_saliency`, :func:`~savae_lite.saliency.input_saliency`);
-:func:`saliency_table` runs them over batches and builds the table. The names are importable from
+:func:`~savae_lite.saliency.saliency_table` runs them over batches and builds the table. The names are importable from
 :mod:`savae_lite.saliency` too.
 """
 from __future__ import annotations

@@ -45,9 +45,9 @@ def lm_on_iw_subset(folder: Path) -> dict:
             "computed": "when the suite was collected, from best.pt"}
 
 
-def unit_row(setting: Setting, seed: int, rec: dict, folder: Path | None = None) -> dict:
-    """One finished unit in the record: test metrics (with and without refinement), cost, provenance and the
-    validation history (KL, MI, AU per epoch)."""
+def unit_row(setting, seed: int, rec: dict, folder: Path | None = None) -> dict:
+    """One finished unit (``setting``: its :class:`~savae_lite.study.Setting`) in the record: test metrics (with
+    and without refinement), cost, provenance and the validation history (KL, MI, AU per epoch)."""
 
     test = rec["test"]
     if "exact" in test and "iw" not in test:  # a record written before test_report added the subset

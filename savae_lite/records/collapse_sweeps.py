@@ -2,7 +2,7 @@
 against the main table's setting of its mode (:func:`sweep_frame`) and against the language model trained the same
 way (:func:`sweep_against_lm`), SA-VAE with more SVI steps (:func:`k_reading`) and aggressive training with its MI
 check at He et al.'s update scale (:func:`aggressive_reading`). The sweeps themselves are defined in
-:data:`savae_lite.collapse.SWEEPS`; :func:`savae_lite.records.collapse_findings.answers` glues these readings
+``savae_lite.collapse.SWEEPS``; :func:`savae_lite.records.collapse_findings.answers` glues these readings
 with the main table's.
 
 Each function returns numbers (:class:`~savae_lite.records.tables.Num`, :class:`~savae_lite.records.tables.PM`)

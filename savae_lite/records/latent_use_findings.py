@@ -164,7 +164,8 @@ def depth_reading(summary: pd.DataFrame, depths: pd.DataFrame) -> dict:
 
 
 def convergence_table(conv: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """:func:`convergence` per setting, in ``order``: runs, mean best epoch, runs best at the last epoch, mean
+    """:func:`~savae_lite.records.latent_use_runs.convergence` per setting, in ``order``: runs, mean best epoch,
+    runs best at the last epoch, mean
     gain."""
     table = conv.groupby("setting", sort=False).agg(
         runs=("epochs", "size"), **{"best epoch (mean)": ("best epoch", "mean"),
@@ -175,7 +176,8 @@ def convergence_table(conv: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 def answers(rec, main: list[str], depths: pd.DataFrame, conv: pd.DataFrame, iw: pd.DataFrame,
             latent_dim: int) -> dict:
     """The chapter's answers, as numbers and words keyed by the names the page glues. ``main``: the main table's
-    settings; ``depths``: :func:`depth_frame`; ``conv``: :func:`convergence`; ``iw``:
+    settings; ``depths``: :func:`depth_frame`; ``conv``:
+    :func:`~savae_lite.records.latent_use_runs.convergence`; ``iw``:
     :func:`~savae_lite.records.latent_use_runs.iw_check`."""
     S = pd.DataFrame(rec["summary"]).set_index("setting")
     sa, va, lm = S.loc["savae"], S.loc["vae"], S.loc["autoreg"]
