@@ -14,7 +14,7 @@ from pathlib import Path
 from savae_lite.cli_errors import interrupted, is_memory_error, memory_message, os_error_message
 from savae_lite.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from savae_lite.fields import check_int, flag_of
-from savae_lite.preflight import check_out_file
+from savae_lite.preflight import RUN_FILES, check_out_file
 from savae_lite.presets import PRESETS, preset
 from savae_lite.registry import MODEL_PRESETS
 from savae_lite.svi import SVIConfig
@@ -188,7 +188,7 @@ def _cmd_eval(args) -> int:
     ev = EvalConfig(**_given(args, EvalConfig))
     ev.validate()  # every field against its declaration, with its flag in the message
     if ev.out is not None:  # before the evaluation, not after it
-        check_out_file("--out", ev.out)
+        check_out_file("--out", ev.out, protect=[args.checkpoint])
     ck = checkpoint.load(args.checkpoint)
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         missing = "model and config" if not isinstance(ck, dict) else " and ".join(
@@ -255,7 +255,7 @@ def _cmd_export(args) -> int:
     for name in ("best.pt", "results.json"):
         if not (run_dir / name).exists():
             raise FileNotFoundError(f"run_dir: {run_dir / name} not found (not a finished run folder)")
-    check_out_file("out", args.out, suffix=".pt")
+    check_out_file("out", args.out, suffix=".pt", protect=[run_dir / n for n in RUN_FILES])
     out = pretrained.export(run_dir, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

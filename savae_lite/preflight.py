@@ -20,12 +20,20 @@ TRAIN_BYTES_PER_PARAMETER = 16
 EVAL_BYTES_PER_PARAMETER = 8
 
 
-def check_out_file(flag: str, path: str | os.PathLike, suffix: str = ".json") -> Path:
+#: the files of a run folder that an output must never replace (``export``'s and ``eval``'s ``--out``)
+RUN_FILES = ("best.pt", "last.pt", "last.prev.pt", "results.json")
+
+
+def check_out_file(flag: str, path: str | os.PathLike, suffix: str = ".json", protect=()) -> Path:
     """Make sure the file ``path`` can be written later: it is not a folder, no file stands where one of its
     folders should be, its folder exists (created if missing) and accepts a new file (a probe file is created
     and deleted). ``ValueError`` naming ``flag`` otherwise. An existing file at ``path`` is left alone (it will be
-    replaced); ``suffix`` only shapes the example in the message. Returns ``path``."""
+    replaced) unless it is one of ``protect`` (the checkpoint being read, a run's own files: ``ValueError``);
+    ``suffix`` only shapes the example in the message. Returns ``path``."""
     out = Path(path)
+    for kept in protect:
+        if Path(kept).exists() and out.exists() and out.resolve() == Path(kept).resolve():
+            raise ValueError(f"{flag}: {out} is {kept}, which this command reads; write the output elsewhere")
     text = os.fspath(path)
     try:
         if not text.strip():

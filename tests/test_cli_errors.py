@@ -137,6 +137,28 @@ def test_cli_export_into_a_folder_is_refused_before_the_export(tmp_path, monkeyp
     _one_line(capsys, f"savae-lite export: error: out: {tmp_path} is a folder")
 
 
+@pytest.mark.parametrize("name", ["best.pt", "results.json"])
+def test_cli_export_never_replaces_a_file_of_the_run_it_reads(tmp_path, monkeypatch, capsys, name):
+    from savae_lite import pretrained
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"x")
+    (run / "results.json").write_text("{}")
+    _must_not_run(monkeypatch, pretrained, "export")
+    assert main(["export", str(run), str(run / name)]) == 2
+    _one_line(capsys, f"savae-lite export: error: out: {run / name} is {run / name}, which this command reads")
+    assert (run / "best.pt").read_bytes() == b"x"
+
+
+def test_check_out_file_refuses_a_protected_file_only(tmp_path):
+    ck = tmp_path / "best.pt"
+    ck.write_bytes(b"x")
+    with pytest.raises(ValueError, match="which this command reads"):
+        check_out_file("--out", tmp_path / "." / "best.pt", protect=[ck])
+    assert check_out_file("--out", tmp_path / "metrics.json", protect=[ck]) == tmp_path / "metrics.json"
+
+
 def test_check_out_file_accepts_a_new_file_and_creates_its_folder(tmp_path):
     target = tmp_path / "a" / "b" / "m.json"
     assert check_out_file("--out", target) == target
