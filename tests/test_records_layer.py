@@ -423,3 +423,8 @@ def test_synthetic_readings():
     assert s["gap"].min() > 0 and s.loc[("Oracle Gen", "svi"), ["epochs_run", "train_s"]].isna().all()
     assert "True NLL of the oracle" in synthetic_findings.set_up(rec)
     assert set(synthetic_findings.table_columns(s)) <= set(synthetic_findings.COLUMNS)
+
+
+def test_numbers_never_break_while_headers_wrap_to_fit_the_column():
+    out = records.html(pd.DataFrame({"a long human header of a quantity": [1.0]}, index=["vae"]))
+    assert "white-space: nowrap" in out and "white-space: normal" in out  # td keeps "67.39 ± 0.15" whole

@@ -35,9 +35,12 @@ HEADERS = {"iw_nll": "IW-NLL", "nll_bound": "bound", "bound": "test bound", "ppl
 
 #: Padding between cells, numbers right-aligned, no line break inside a cell (a "± sd" stays on its line).
 CELL_STYLE = [
-    {"selector": "th, td", "props": [("padding", "0.3em 0.9em"), ("white-space", "nowrap")]},
-    {"selector": "td", "props": [("text-align", "right"), ("font-variant-numeric", "tabular-nums")]},
-    {"selector": "th", "props": [("text-align", "left")]},
+    {"selector": "th, td", "props": [("padding", "0.3em 0.6em")]},
+    # a number (e.g. "67.39 ± 0.15") never breaks; a header or a row name wraps between words, so that a table
+    # fits the page's column instead of hiding its last columns behind a scroll bar
+    {"selector": "td", "props": [("text-align", "right"), ("font-variant-numeric", "tabular-nums"),
+                                 ("white-space", "nowrap")]},
+    {"selector": "th", "props": [("text-align", "left"), ("white-space", "normal"), ("min-width", "4em")]},
     {"selector": "", "props": [("border-collapse", "collapse"), ("margin-bottom", "1em")]},
 ]
 
