@@ -34,7 +34,8 @@ names = [backend.build_wheel(str(out)), backend.build_sdist(str(out))]
 version = names[0].split("-")[1]
 bundle = f"savae-lite-book-{version}.zip"  # the chapters, the records they load, the committed checkpoints
 with zipfile.ZipFile(out / bundle, "w", zipfile.ZIP_DEFLATED) as z:
-    for pattern in ("book/*.ipynb", "book/results/**/*.json", "book/checkpoints/*.pt", "book/references.bib"):
+    for pattern in ("book/*.ipynb", "book/results/**/*.json", "results/*.json", "book/checkpoints/*.pt",
+                    "book/references.bib"):
         for f in sorted(root.glob(pattern)):
             z.write(f, f.relative_to(root))
 names.append(bundle)

@@ -60,8 +60,10 @@ def test_documents_answers_on_the_committed_partial_record():
     assert str(a["doc_vae_diff"]) == "+2.85" and a["doc_vae_vs_lm"] == "within the seeds' spread"
     assert a["doc_vae_better"] == "Not told apart" and str(a["doc_vae_yardstick"]) == "3.69"
     assert a["doc_savae_beats_lm"] == documents_findings.NOT_MEASURED
-    assert "savae-s1, savae-s2, savae-s3" in a["doc_savae_answer"] and "505 s per epoch" in a["doc_savae_answer"]
-    assert "13 minutes per unit" in a["doc_savae_cost"] and "aggressive_anneal-s1" in a["doc_aggressive"]
+    assert "savae-s1, savae-s2, savae-s3" in a["doc_savae_answer"] and a["doc_savae_cost"] in a["doc_savae_answer"]
+    # the step cost comes from the committed benchmark record (SA-VAE 1.98 s per step, 18.3 times the VAE's)
+    assert a["doc_savae_cost"].startswith("1.98 s per training step on 1 CPU thread, 18.3 times the VAE's")
+    assert "aggressive_anneal-s1" in a["doc_aggressive"]
     assert a["doc_missing"] == "savae-s1, savae-s2, savae-s3, aggressive_anneal-s1"
 
 

@@ -10,7 +10,7 @@ made-up records.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 
 import pandas as pd
 
@@ -22,23 +22,9 @@ LM, VAE, SAVAE, AGGRESSIVE = "autoreg", "vae+anneal", "savae", "aggressive+annea
 NOT_MEASURED = "Not measured yet"
 
 
-@dataclass(frozen=True)
-class UnitCost:
-    """The measured cost of training one unit of the study (one seed of one setting, to its stopping epoch)."""
-
-    cpu_s_per_step: float  # one CPU thread
-    cpu_s_per_epoch: float
-    cpu_hours_per_unit: float
-    gpu_s_per_step: float
-    gpu_minutes_per_unit: float
-    gpu: str
-
-
-#: SA-VAE (K = 10) on the documents, measured when the study was sized (the README's documents-study section):
-#: timed training steps on one CPU thread and on the lent GPU. These are not in ``documents.json``, which holds
-#: only finished units; they move there with SA-VAE's rows.
-SAVAE_COST = UnitCost(cpu_s_per_step=2.2, cpu_s_per_epoch=505, cpu_hours_per_unit=3, gpu_s_per_step=0.15,
-                      gpu_minutes_per_unit=13, gpu="NVIDIA H200")
+#: the benchmark record that measured one training step of every mode at the documents' size
+#: (``savae-lite bench --only mode_steps --recipe ptb-documents --device cpu --threads 1``)
+STEP_COST_RECORD = "bench-mode-steps-ptb-documents-cpu"
 
 
 def _settings():
@@ -116,14 +102,25 @@ def _verdict(words: str) -> str:
     return "Not told apart"
 
 
-def _cost_sentence(cost: UnitCost = SAVAE_COST) -> str:
-    return (f"{cost.cpu_s_per_step:g} s per step on one CPU thread, about {cost.cpu_s_per_epoch:,.0f} s per epoch "
-            f"and {cost.cpu_hours_per_unit:g} CPU-hours per unit; about {cost.gpu_s_per_step:g} s per step and "
-            f"{cost.gpu_minutes_per_unit:g} minutes per unit on an {cost.gpu}")
+def step_cost(bench: dict | None = None) -> str:
+    """SA-VAE's measured step cost at the documents' size, from the benchmark record (:data:`STEP_COST_RECORD`,
+    read from the results folder when ``bench`` is None): seconds per step and the ratio to the VAE's step."""
+    if bench is None:
+        from savae_lite.records.loading import record_path
+
+        bench = json.loads(record_path(STEP_COST_RECORD).read_text())
+    ms = bench["mode_steps"]
+    by = {m["mode"]: m for m in ms["modes"]}
+    sa = by["savae"]
+    threads = bench.get("environment", {}).get("cpu_threads")
+    where = f"on {threads} CPU thread{'s' if threads != 1 else ''}" if ms["device"] == "cpu" else f"on {ms['device']}"
+    return (f"{Num(sa['step_s'])} s per training step {where}, {Num(sa['ratio_to_vae'], 1)} times the VAE's "
+            f"(a batch of {ms['batch_shape'][0]} documents of {ms['batch_shape'][1]} tokens, K = {ms['K']})")
 
 
-def answers(rec) -> dict:
-    """The section's answers, as numbers and words keyed by the names the page glues (prefix ``doc_``)."""
+def answers(rec, bench: dict | None = None) -> dict:
+    """The section's answers, as numbers and words keyed by the names the page glues (prefix ``doc_``);
+    ``bench``: the step-cost record (:func:`step_cost`)."""
     S = {e["setting"]: e for e in rec["summary"]}
     same = same_examples(rec)
     lm = same.loc[LM].to_dict()
@@ -147,14 +144,14 @@ def answers(rec) -> dict:
                    doc_vae_yardstick=Num(2 * max(c.a.sd or 0, c.b.sd or 0)),
                    doc_vae_refined_kl=PM.of(vae, "kl_refine", 3))
 
-    out["doc_savae_cost"] = _cost_sentence()
+    out["doc_savae_cost"] = step_cost(bench)
     sv_missing = [u for u in missing if u.startswith("savae-")]
     if SAVAE not in same.index or not _complete(rec, SAVAE):
         have = int(same.loc[SAVAE, "seeds"]) if SAVAE in same.index else 0
         out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED,
                    doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to run: "
-                                     f"{', '.join(sv_missing) or 'its remaining seeds'}. Each SA-VAE unit costs "
-                                     f"{_cost_sentence()}."))
+                                     f"{', '.join(sv_missing) or 'its remaining seeds'}. A training step of SA-VAE "
+                                     f"takes {out['doc_savae_cost']}."))
     else:
         c = compare(same.loc[SAVAE].to_dict(), lm, "iw_nll")
         verdict = _verdict(c.words)

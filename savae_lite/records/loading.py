@@ -23,10 +23,11 @@ BOOK_RESULTS = Path(__file__).resolve().parents[2] / "book" / "results"
 
 def record_path(name: str, results_dir: str | Path | None = None) -> Path:
     """Where the record ``name`` lives: ``results_dir/<name>.json``, else the first of ``book/results/``,
-    ``results/`` (a chapter runs in ``book/``) and the repository's ``book/results/`` that has it."""
+    ``results/`` (a chapter runs in ``book/``), the repository's ``book/results/`` and its ``results/`` (the
+    README's records, e.g. benchmarks) that has it."""
     if results_dir is not None:
         return Path(results_dir) / f"{name}.json"
-    candidates = [Path("book/results"), Path("results"), BOOK_RESULTS]
+    candidates = [Path("book/results"), Path("results"), BOOK_RESULTS, BOOK_RESULTS.parents[1] / "results"]
     return next((d / f"{name}.json" for d in candidates if (d / f"{name}.json").exists()),
                 candidates[1] / f"{name}.json")
 
