@@ -32,6 +32,9 @@ def test_every_row_on_the_committed_records_has_a_known_verdict_and_both_numbers
     by = {(r["claim"], r["ours"].split(":")[0]): r["verdict"] for r in rows}
     text = "SA-VAE reaches a better NLL than the LSTM language model on text"
     assert by[(text, "sentences")] == R.NOT  # 67.39 ± 0.15 against 66.77 ± 0.29
+    assert by[(text, "documents (ours)")] == R.NOT  # 267.06 ± 0.92 against 267.70 ± 1.84: a tie is no win
+    use = "SA-VAE keeps the latent in use on text (KL > 0) where the VAE collapses"
+    assert by[(use, "sentences")] == R.PARTLY and by[(use, "documents (ours)")] == R.REPRODUCED  # KL 0.93, 3.57
     assert sum(R.tally(rows).values()) == len(rows)
 
 
@@ -54,9 +57,11 @@ def test_documents_row_turns_from_pending_to_a_verdict_when_sa_vae_has_run():
 
 def test_latent_use_aggressive_and_refinement_verdicts():
     va = e("vae+anneal", kl=0.001)
-    assert R.text_latent_use(summary(va, e("savae", kl=5.0)))["verdict"] == R.REPRODUCED
-    assert R.text_latent_use(summary(va, e("savae", kl=0.9)))["verdict"] == R.PARTLY
-    assert R.text_latent_use(summary(va, e("savae", kl=0.01)))["verdict"] == R.NOT
+    assert R.text_latent_use(summary(va, e("savae", kl=5.0)))[0]["verdict"] == R.REPRODUCED
+    assert R.text_latent_use(summary(va, e("savae", kl=0.9)))[0]["verdict"] == R.PARTLY
+    assert R.text_latent_use(summary(va, e("savae", kl=0.01)))[0]["verdict"] == R.NOT
+    docs = R.text_latent_use(summary(va, e("savae", kl=0.9)), summary(va))  # documents: SA-VAE not run yet
+    assert docs[1]["verdict"] == R.PENDING and "still to run" in docs[1]["ours"]
     collapsed = summary(e("aggressive", kl=0.003))
     assert R.aggressive(collapsed, None)["verdict"] == R.NOT
     assert R.aggressive(collapsed, summary(e("aggressive-every3125", kl=1.2)))["verdict"] == R.PARTLY

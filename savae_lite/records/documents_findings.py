@@ -148,7 +148,7 @@ def answers(rec, bench: dict | None = None) -> dict:
     sv_missing = [u for u in missing if u.startswith("savae-")]
     if SAVAE not in same.index or not _complete(rec, SAVAE):
         have = int(same.loc[SAVAE, "seeds"]) if SAVAE in same.index else 0
-        out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED,
+        out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED, doc_savae_vs_vae=NOT_MEASURED,
                    doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to run: "
                                      f"{', '.join(sv_missing) or 'its remaining seeds'}. A training step of SA-VAE "
                                      f"takes {out['doc_savae_cost']}."))
@@ -159,6 +159,12 @@ def answers(rec, bench: dict | None = None) -> dict:
                    doc_savae_answer=(f"{verdict}: SA-VAE's IW-NLL {c.a} against the language model's {c.b} on the "
                                      f"same {out['doc_iw_examples']} documents, {c.diff} nats ({c.words}); "
                                      f"{use(S[SAVAE])}."))
+        if VAE in same.index:
+            v = compare(same.loc[SAVAE].to_dict(), same.loc[VAE].to_dict(), "iw_nll")
+            out["doc_savae_vs_vae"] = (f"{_verdict(v.words)}: {v.a} against the annealed VAE's {v.b} on the same "
+                                       f"documents, {v.diff} nats ({v.words}).")
+        else:
+            out["doc_savae_vs_vae"] = NOT_MEASURED
     if AGGRESSIVE in same.index and _complete(rec, AGGRESSIVE):
         ag = S[AGGRESSIVE]
         ag_nll = PM.of(same.loc[AGGRESSIVE], "iw_nll")

@@ -52,7 +52,9 @@ def text_likelihood(collapse: Mapping, documents: Mapping | None) -> list[dict]:
     rows = []
     for rec, scale, where in ((collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")):
         sa, lm = entry(rec, "savae"), entry(rec, "autoreg")
-        ours = (f"{where}: SA-VAE {_pm(sa, 'iw_nll')} vs LM {_pm(lm, 'iw_nll')} (IW-NLL)"
+        ours = (f"{where}: SA-VAE {_pm(sa, 'iw_nll')} vs LM {_pm(lm, 'iw_nll')} (IW-NLL; "
+                f"{Num(sa['iw_nll'] - lm['iw_nll'], 2, signed=True)} nats, "
+                f"{separated(sa['iw_nll'], sa.get('iw_nll_sd'), lm['iw_nll'], lm.get('iw_nll_sd'))})"
                 if sa and lm else f"{where}: LM {_pm(lm, 'iw_nll')}; SA-VAE still to run" if lm else f"{where}: –")
         rows.append({"claim": "SA-VAE reaches a better NLL than the LSTM language model on text",
                      "source": "Kim et al. 2018, Table 2", "paper": "Yahoo: SA-VAE ≤ 327.5; LM 328.1 (He et al.)",
@@ -60,19 +62,25 @@ def text_likelihood(collapse: Mapping, documents: Mapping | None) -> list[dict]:
     return rows
 
 
-def text_latent_use(collapse: Mapping) -> dict:
-    """SA-VAE keeps z in use on text where the VAE collapses."""
-    sa, va = entry(collapse, "savae"), entry(collapse, "vae+anneal")
-    if sa is None or va is None:
-        verdict = PENDING
-    elif va["kl"] < COLLAPSED_KL < sa["kl"]:
-        verdict = REPRODUCED if sa["kl"] >= 0.25 * 7.19 else PARTLY  # the direction; the size against the paper's
-    else:
-        verdict = NOT
-    return {"claim": "SA-VAE keeps the latent in use on text (KL > 0) where the VAE collapses",
-            "source": "Kim et al. 2018, Table 2", "paper": "Yahoo: SA-VAE KL 7.19; VAE KL ≈ 0",
-            "ours": f"SA-VAE KL {_pm(sa, 'kl', 3)}; annealed VAE KL {_pm(va, 'kl', 3)}" if sa and va else "–",
-            "scale": TEXT_SCALE, "verdict": verdict, "chapter": "05_text_vaes"}
+def text_latent_use(collapse: Mapping, documents: Mapping | None = None) -> list[dict]:
+    """SA-VAE keeps z in use on text where the VAE collapses: one row for sentences, one for documents (ours).
+    Reproduced when the annealed VAE's KL is below :data:`COLLAPSED_KL` and SA-VAE's at least a quarter of the
+    paper's 7.19 nats; partly when only the direction holds."""
+    rows = []
+    for rec, scale, where in ((collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")):
+        sa, va = entry(rec, "savae"), entry(rec, "vae+anneal")
+        if sa is None or va is None:
+            verdict = PENDING
+        elif va["kl"] < COLLAPSED_KL < sa["kl"]:
+            verdict = REPRODUCED if sa["kl"] >= 0.25 * 7.19 else PARTLY  # the direction; the size vs the paper's
+        else:
+            verdict = NOT
+        ours = (f"{where}: SA-VAE KL {_pm(sa, 'kl', 3)}; annealed VAE KL {_pm(va, 'kl', 3)}" if sa and va
+                else f"{where}: SA-VAE still to run" if va else f"{where}: –")
+        rows.append({"claim": "SA-VAE keeps the latent in use on text (KL > 0) where the VAE collapses",
+                     "source": "Kim et al. 2018, Table 2", "paper": "Yahoo: SA-VAE KL 7.19; VAE KL ≈ 0",
+                     "ours": ours, "scale": scale, "verdict": verdict, "chapter": "05_text_vaes"})
+    return rows
 
 
 def refinement(collapse: Mapping) -> dict:
@@ -186,7 +194,7 @@ def claims(collapse: Mapping, latent_use: Mapping, documents: Mapping | None = N
     """Every row of the page, in the order of the book: the synthetic experiment, text (likelihood, latent use,
     refinement, aggressive training), images, cost, saliency. Each row: ``claim``, ``source``, ``paper``,
     ``ours``, ``scale``, ``verdict``, ``chapter``."""
-    return [synthetic(synthetic_rec), *text_likelihood(collapse, documents), text_latent_use(collapse),
+    return [synthetic(synthetic_rec), *text_likelihood(collapse, documents), *text_latent_use(collapse, documents),
             refinement(collapse), aggressive(collapse, sweeps), *images(latent_use), cost(collapse, latent_use),
             saliency(saliency_rec)]
 
