@@ -9,7 +9,8 @@ SA-VAE stays behind the language model. The paper's text result comes from Yahoo
 which z can carry the topic. This study keeps everything of the text study's set-up (vocabulary, LSTM sizes,
 optimiser, annealing) but trains on documents of consecutive PTB sentences (preset ``ptb-documents``: at most 70
 tokens, 57 on average) with K = 10: the language model, the annealed VAE and SA-VAE with three seeds each, and
-He et al.'s aggressive training (annealed, its MI check every 3,125 updates) with one. The machinery (units,
+He et al.'s aggressive training (annealed, its MI check every 3,125 updates) with one, and one SA-VAE seed
+trained on what the original code's backward pass computes (``hvp='original'``, ours). The machinery (units,
 claim lock, resuming, partial records, summary) is :mod:`savae_lite.study`'s.
 """
 from __future__ import annotations
@@ -22,6 +23,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("savae", "savae", seeds=3, note="annealing, K = 10 SVI steps in training and at test time"),
     Setting("aggressive+anneal", "aggressive", note="He et al. (2019), their annealed variant; MI checked every "
                                                     "3,125 updates (their Yahoo epoch)"),
+    Setting("savae-original", "savae", train={"svi.hvp": "original"},
+            note="ours, an audit: SA-VAE trained on what the original code's backward pass computes (finite "
+                 "differences clipped jointly with the decoder's gradient; savae_lite.original_backward)"),
 )
 
 STUDY = Study(name="documents", preset="ptb-documents", quick_preset="ptb-documents-quick", settings=SETTINGS,

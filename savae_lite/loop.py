@@ -54,6 +54,8 @@ class EpochTotals:
     tokens: float = 0.0  # predicted symbols
     time: float = 0.0  # seconds spent in steps
     skipped: int = 0  # batches skipped for a non-finite loss (``on_nan='skip'``)
+    clip_fired: int = 0  # hvp='original': reverse SVI steps whose joint clip fired, of ``clip_steps``
+    clip_steps: int = 0
 
     def add(self, stats: StepStats | None, seconds: float) -> None:
         """Add one step's :class:`~savae_lite.modes.StepStats` and its seconds (``None``: a skipped step)."""
@@ -66,12 +68,18 @@ class EpochTotals:
         self.kl += stats.kl
         self.n += stats.n
         self.tokens += stats.tokens
+        self.clip_fired += stats.clip_fired
+        self.clip_steps += stats.clip_steps
 
     def means(self) -> dict:
-        """Per-example means: ``loss`` (what was differentiated), ``nll``, ``kl`` and the bound's perplexity."""
+        """Per-example means: ``loss`` (what was differentiated), ``nll``, ``kl`` and the bound's perplexity;
+        with ``hvp='original'`` also ``hvp_clip_fired``, the share of reverse SVI steps whose joint clip fired."""
         n = max(self.n, 1)
-        return {"loss": self.loss / n, "nll": self.nll / n, "kl": self.kl / n,
-                "ppl_bound": perplexity(self.nll + self.kl, self.tokens) if self.tokens else None}
+        out = {"loss": self.loss / n, "nll": self.nll / n, "kl": self.kl / n,
+               "ppl_bound": perplexity(self.nll + self.kl, self.tokens) if self.tokens else None}
+        if self.clip_steps:  # hvp='original': the share of reverse steps whose joint clip fired
+            out["hvp_clip_fired"] = self.clip_fired / self.clip_steps
+        return out
 
     def to_dict(self) -> dict:
         """The totals as a plain dict (for the run record)."""

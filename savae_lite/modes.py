@@ -26,6 +26,7 @@ names (``savae_lite.registry.MODE_NAMES``).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -49,6 +50,8 @@ class StepStats:
     kl: float
     n: int  # examples
     tokens: float  # predicted symbols
+    clip_fired: int = 0  # hvp='original' only: reverse steps whose joint clip fired (of ``clip_steps``)
+    clip_steps: int = 0
 
     def check_finite(self, mode: str, step: int) -> None:
         """Raise ``FloatingPointError`` naming the quantity, the step and the mode if the loss,
@@ -160,7 +163,10 @@ def step_savae(model, x, svi_cfg, kl_weight):
     scale = 1.0 / x.shape[0]
     _accumulate(params, out.grad_theta, scale)
     torch.autograd.backward([mu0, logvar0], [out.grad_mu0 * scale, out.grad_logvar0 * scale])
-    return _stats(out.loss, out.nll, out.kl, model, x)
+    stats = _stats(out.loss, out.nll, out.kl, model, x)
+    if out.clip_fired is not None:  # hvp='original': how often its joint clip replaced the derivative
+        stats = dataclasses.replace(stats, clip_fired=int(out.clip_fired.sum()), clip_steps=out.clip_fired.numel())
+    return stats
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class Setting:
     name: str
     mode: str
     seeds: int = 1
-    train: dict = field(default_factory=dict)  # TrainConfig overrides
+    train: dict = field(default_factory=dict)  # TrainConfig overrides ("svi.hvp": a field of its SVIConfig)
     model: dict = field(default_factory=dict)  # model-size overrides (e.g. word dropout, decoder depth)
     note: str = ""
     continues: str = ""  # a setting with the same set-up and fewer epochs: start from its finished unit (start_from)
@@ -121,8 +122,9 @@ def unit_config(base: RunConfig, setting: Setting, seed: int, work_dir: Path, qu
     (:func:`unit_key`)."""
     cfg = copy.deepcopy(base)
     cfg.train.mode, cfg.train.seed = setting.mode, seed
-    for key, value in setting.train.items():
-        setattr(cfg.train, key, value)
+    for key, value in setting.train.items():  # "svi.hvp": a field of a section of TrainConfig
+        *path, name = key.split(".")
+        setattr(functools.reduce(getattr, path, cfg.train), name, value)
     cfg.model.update(setting.model)
     cfg.train.progress = False
     cfg.train.out_dir = str(Path(work_dir) / f"{unit_name(setting, seed)}-{unit_key(cfg, quick)}")

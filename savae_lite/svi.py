@@ -32,7 +32,8 @@ class SVIConfig:
     per example: each preset takes its default from its batch size (1/32 for text, 1/50 for images; see
     ``savae_lite.presets.original_svi``). ``clip`` bounds the per-example gradient norm of mu and of logvar
     separately (None: no clipping). ``hvp`` is how Algorithm 1 differentiates through the steps (``fd``:
-    finite differences, ``exact``: double backward); plain SVI ignores it.
+    finite differences, ``exact``: double backward, ``original``: the original code's backward pass, see
+    :mod:`savae_lite.original_backward`); plain SVI ignores it.
     """
 
     steps: int = option(20, "SVI steps K while training (test-time K: --test-svi-steps)", flag="train-svi-steps",
@@ -43,7 +44,9 @@ class SVIConfig:
     momentum: float = option(0.5, "SVI momentum", flag="svi-momentum", low=0, high=1, high_open=True)
     clip: float | None = option(5.0, "per-example clip of the SVI gradient norm (mu and logvar separately)",
                                 flag="svi-clip", low=0, low_open=True)
-    hvp: str = option("fd", "savae: Hessian-vector products by finite differences (fd) or double backward (exact)",
+    hvp: str = option("fd", "savae: Hessian-vector products by finite differences (fd), double backward (exact), "
+                            "or the original code's jointly clipped differences (original: an audit, not the "
+                            "derivative)",
                       flag="hvp", choices=HVP_BACKENDS, what="back-end")
 
     def with_steps(self, steps: int) -> "SVIConfig":

@@ -55,6 +55,7 @@ import torch
 
 from savae_lite import rng
 from savae_lite.objectives import elbo_terms
+from savae_lite.original_backward import unrolled_svi_original
 from savae_lite.svi import HVP_BACKENDS, SVIConfig, clip_jvp, clip_per_example
 
 
@@ -72,6 +73,8 @@ class UnrolledOutput:
     grad_theta: list[torch.Tensor]  # same order as ``params``
     # fd only: per step k = 0..K-1, ||r u_k|| / (fd_eps * sqrt(dim lambda)) -- 1 at the last step (device tensor)
     fd_perturbation: torch.Tensor | None = None
+    # original only: per step k = 0..K-1, whether the joint clip of the perturbed gradients fired (K,) bool
+    clip_fired: torch.Tensor | None = None
 
 
 def _objective(model, x, mu, logvar, kl_weight):
@@ -104,7 +107,8 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
 
     ``params`` defaults to the model's decoder parameters that require grad. Nothing is written to ``.grad``:
     the caller decides how to scale and where to send the gradients (see :mod:`savae_lite.modes`).
-    ``hvp`` overrides ``cfg.hvp`` (the back-end: ``'fd'`` or ``'exact'``).
+    ``hvp`` overrides ``cfg.hvp`` (the back-end: ``'fd'``, ``'exact'``, or ``'original'``: the original code's
+    clipped finite differences, :func:`savae_lite.original_backward.unrolled_svi_original`, not the derivative).
     Raises ``FloatingPointError`` when the SVI iterates become NaN or infinite (one check, after the K steps).
     """
     hvp = cfg.hvp if hvp is None else hvp
@@ -112,6 +116,9 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
         raise ValueError(f"hvp: unknown back-end {hvp!r}; choose one of {HVP_BACKENDS}")
     if params is None:
         params = [p for p in model.decoder_parameters() if p.requires_grad]
+    if hvp == "original":
+        return UnrolledOutput(**unrolled_svi_original(model, x, mu0, logvar0, cfg, kl_weight=kl_weight,
+                                                      params=params))
     device = mu0.device
     lr_mu, lr_lv, beta, clip = cfg.lr_mu, cfg.lr_logvar, cfg.momentum, cfg.clip
     mu, lv = mu0.detach(), logvar0.detach()

@@ -71,13 +71,15 @@ def test_documents_answers_on_the_committed_partial_record():
     # the step cost comes from the committed benchmark record (SA-VAE 1.98 s per step, 18.3 times the VAE's)
     assert a["doc_savae_cost"].startswith("1.98 s per training step on 1 CPU thread, 18.3 times the VAE's")
     assert "aggressive_anneal-s1" in a["doc_aggressive"]
-    assert a["doc_missing"] == "aggressive_anneal-s1"
+    # savae-original (added after the record was collected) is missing too
+    assert a["doc_missing"] == "aggressive_anneal-s1, savae-original-s1"
+    assert a["doc_original"] == "Not measured yet: savae-original-s1 is still to run."
 
 
 def test_documents_table_labels_examples_and_leaves_what_is_missing_empty():
     rec = records.load(BOOK / "documents.json")
     frame = documents_findings.table_frame(rec)
-    assert list(frame.index) == ["autoreg", "vae+anneal", "savae", "aggressive+anneal"]
+    assert list(frame.index) == ["autoreg", "vae+anneal", "savae", "aggressive+anneal", "savae-original"]
     assert frame.loc["aggressive+anneal", "seeds"] == "not run yet" and frame.loc["savae", "seeds"] == 3
     # the LM's number on the IW subset is its exact NLL there; it has no KL
     assert frame.loc["autoreg", "bound_iw"] == pytest.approx(frame.loc["autoreg", "iw_nll"])
@@ -99,11 +101,12 @@ def without_savae():
     return obj
 
 
-def complete_documents(savae_nll, ag_kl=0.5):
+def complete_documents(savae_nll, ag_kl=0.5, original_nll=275.0, original_kl=0.01):
     obj = without_savae()
     vae = next(r for r in obj["rows"] if r["setting"] == "vae+anneal")
     rows = [made_up_row(vae, "savae", "savae", s, savae_nll + 0.3 * (s - 2), kl=2.0) for s in (1, 2, 3)]
     rows.append(made_up_row(vae, "aggressive+anneal", "aggressive", 1, 269.0, kl=ag_kl))
+    rows.append(made_up_row(vae, "savae-original", "savae", 1, original_nll, kl=original_kl))
     return with_rows(obj, rows)
 
 
@@ -121,6 +124,17 @@ def test_documents_answers_give_the_verdict_once_savae_has_run(savae_nll, verdic
     assert a["doc_aggressive"].startswith("Yes: KL 0.500")
     frame = documents_findings.table_frame(complete_documents(savae_nll))
     assert frame.loc["savae", "seeds"] == 3
+
+
+def test_original_backward_answer():
+    """The original's backward pass: collapsed and 5 nats worse (Yes, it changes what is learned); in use and
+    within 2 sd of SA-VAE's seeds (No)."""
+    a = documents_findings.answers(complete_documents(270.0))
+    assert a["doc_original"].startswith("Yes: with the original's backward pass z collapses (KL 0.010")
+    assert "+5.00 nats (worse by more than 2 sd; the sd is SA-VAE's)" in a["doc_original"]
+    b = documents_findings.answers(complete_documents(270.0, original_nll=270.1, original_kl=3.0))
+    assert b["doc_original"].startswith("No: with the original's backward pass it keeps z in use (KL 3.000")
+    assert "(within the seeds' spread; the sd is SA-VAE's)" in b["doc_original"]
 
 
 def test_documents_aggressive_collapse_and_incomplete_savae():

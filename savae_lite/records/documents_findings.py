@@ -5,8 +5,9 @@ Does the annealed VAE keep z in use on multi-sentence documents? Is it better or
 by more than 2 sd of the seeds? And does SA-VAE beat the language model when z has something to carry? The last
 question is answered "Not measured yet", with the units still to run and their measured cost, for as long as the
 record misses any of SA-VAE's seeds; once they are in, :func:`answers` gives the verdict of
-:func:`~savae_lite.records.comparisons.separated` instead. ``tests/test_documents_findings.py`` checks both on
-made-up records.
+:func:`~savae_lite.records.comparisons.separated` instead. Does the original code's gradient change what is
+learned (:func:`original_answer`: one seed of ``savae-original`` against SA-VAE's seeds)?
+``tests/test_documents_findings.py`` checks each on made-up records.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import json
 import pandas as pd
 
 from savae_lite.records.collapse_findings import collapsed, same_examples, use
-from savae_lite.records.comparisons import compare, yes_no
+from savae_lite.records.comparisons import WITHIN, compare, separated, yes_no
 from savae_lite.records.tables import PM, Num
 
-LM, VAE, SAVAE, AGGRESSIVE = "autoreg", "vae+anneal", "savae", "aggressive+anneal"
+LM, VAE, SAVAE, AGGRESSIVE, ORIGINAL = "autoreg", "vae+anneal", "savae", "aggressive+anneal", "savae-original"
 NOT_MEASURED = "Not measured yet"
 
 
@@ -77,13 +78,13 @@ def table_frame(rec) -> pd.DataFrame:
 
 
 def missing_units(rec) -> list[str]:
-    """The units of the study that the record does not hold: its ``missing_units``, else every unit of
+    """The units of the study that the record does not hold: its ``missing_units``, then every other unit of
     ``savae_lite.documents.SETTINGS`` without a row."""
     listed = list(rec.get("missing_units") or ())
-    if listed:
-        return listed
     have = {(r["setting"], r.get("seed")) for r in rec["rows"]}
-    return [_unit_name(s, seed) for s in _settings() for seed in range(1, s.seeds + 1) if (s.name, seed) not in have]
+    unlisted = [_unit_name(s, seed) for s in _settings() for seed in range(1, s.seeds + 1)
+                if (s.name, seed) not in have and _unit_name(s, seed) not in listed]
+    return listed + unlisted  # a record written before a setting was added does not list its units
 
 
 def _complete(rec, name: str) -> bool:
@@ -165,6 +166,7 @@ def answers(rec, bench: dict | None = None) -> dict:
                                        f"documents, {v.diff} nats ({v.words}).")
         else:
             out["doc_savae_vs_vae"] = NOT_MEASURED
+    out["doc_original"] = original_answer(rec)
     if AGGRESSIVE in same.index and _complete(rec, AGGRESSIVE):
         ag = S[AGGRESSIVE]
         ag_nll = PM.of(same.loc[AGGRESSIVE], "iw_nll")
@@ -174,3 +176,20 @@ def answers(rec, bench: dict | None = None) -> dict:
         out["doc_aggressive"] = f"{NOT_MEASURED}: " + (", ".join(u for u in missing if u.startswith("aggressive"))
                                                         or "its unit") + " is still to run."
     return out
+
+
+def original_answer(rec) -> str:
+    """Does training on the original code's backward pass (``hvp='original'``, :mod:`savae_lite.original_backward`)
+    change what SA-VAE learns? Its seed against SA-VAE's seeds on the same documents: latent use, and the IW-NLL
+    difference judged against 2 sd of SA-VAE's seeds; "Not measured yet" while either is missing."""
+    same = same_examples(rec)
+    if ORIGINAL not in same.index or SAVAE not in same.index or not _complete(rec, SAVAE):
+        return f"{NOT_MEASURED}: savae-original-s1 is still to run."
+    S = {e["setting"]: e for e in rec["summary"]}
+    orig, sa = same.loc[ORIGINAL].to_dict(), same.loc[SAVAE].to_dict()
+    words = separated(orig["iw_nll"], sa.get("iw_nll_sd"), sa["iw_nll"], sa.get("iw_nll_sd"))
+    kept = "it keeps z in use" if not collapsed(S[ORIGINAL]) else "z collapses"
+    return (f"{'No' if words == WITHIN and not collapsed(S[ORIGINAL]) else 'Yes'}: with the original's backward "
+            f"pass {kept} ({use(S[ORIGINAL])}; SA-VAE: KL {PM.of(S[SAVAE], 'kl', 3)}); its IW-NLL "
+            f"{Num(orig['iw_nll'])} against SA-VAE's {PM.of(sa, 'iw_nll')}, "
+            f"{Num(orig['iw_nll'] - sa['iw_nll'], 2, signed=True)} nats ({words}; the sd is SA-VAE's).")
