@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
-    x.add_argument("name", help="experiment name: synthetic (chapter 4), collapse, collapse-sweeps and "
-                        "documents (text chapter), latent-use (image chapter) or saliency "
-                        "(saliency chapter)")
+    x.add_argument("name", help="experiment name: original-backward (chapter 3), synthetic (chapter 4), "
+                        "collapse, collapse-sweeps and documents (text chapter), latent-use (image chapter) "
+                        "or saliency (saliency chapter)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
     x.add_argument("--only", default=None, metavar="UNITS",
                    help="studies: train only these units (comma-separated, e.g. savae-s2,savae-s3); the others are "

