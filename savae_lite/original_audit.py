@@ -4,10 +4,10 @@ beyond the paper: ``savae-lite experiment original-backward``).
 Chapter: *Differentiable SVI*, section "What the original code computes", reads the record written by
 ``savae-lite experiment original-backward --out book/results/original-backward.json``.
 
-For each model, on the same batches of the documents study's training set (``ptb-documents``: 32 documents of
-consecutive PTB sentences, K = 10, the original's SVI settings), one SA-VAE gradient is computed three ways from
-the same lambda_0 and the same noise: the total derivative (``hvp='fd'``, checked against double backward and
-brute force in the tests), the original code's backward pass (``hvp='original'``,
+For each model, on the same batches of the documents study's training set (``ptb-documents``: the first four full
+batches, 32 documents of consecutive PTB sentences each, K = 10, the original's SVI settings), one SA-VAE gradient
+is computed three ways from the same lambda_0 and the same noise: the total derivative (``hvp='fd'``, checked
+against double backward and brute force in the tests), the original code's backward pass (``hvp='original'``,
 :mod:`savae_lite.original_backward`) and the plain VAE gradient grad_lambda f(lambda_0). Per model:
 
 * ``fired``: the share of reverse steps whose joint clip fired (mean over batches; per batch in ``fired_batches``);
@@ -79,7 +79,7 @@ def measure_model(model, batches, cfg, label: str, seed: int) -> dict:
     t0 = time.perf_counter()
     per = [measure_batch(model, x, cfg, seed + i) for i, x in enumerate(batches)]
     row = {"model": label, "parameters": sum(p.numel() for p in model.parameters()), "batches": len(per),
-           "batch_shape": list(batches[0].shape), "K": cfg.steps, "clip": cfg.clip}
+           "batch_shapes": [list(x.shape) for x in batches], "K": cfg.steps, "clip": cfg.clip}
     for key in per[0]:
         row[key] = sum(p[key] for p in per) / len(per)
     row["fired_batches"] = [p["fired"] for p in per]
@@ -88,8 +88,11 @@ def measure_model(model, batches, cfg, label: str, seed: int) -> dict:
 
 
 def _first_batches(splits, n: int, seed: int) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return list(splits.train_batches(gen))[:n]
+    """The first ``n`` full batches (as many examples as the largest batch) of the seeded training order: the
+    batches hold examples of one length, and the last of each length is smaller."""
+    batches = list(splits.train_batches(torch.Generator().manual_seed(seed)))
+    full = max(x.shape[0] for x in batches)
+    return [x for x in batches if x.shape[0] == full][:n]
 
 
 def run(quick: bool = False, seed: int = 3435, device: str = "auto", n_batches: int | None = None,
