@@ -42,4 +42,6 @@ def test_the_verdict_at_the_paper_size(total, vae, words):
 
 
 def test_without_a_trained_model_its_share_is_a_dash():
-    assert O.answers(record(0.2, 0.9999, trained=False))["ob_trained_fired"] == "–"
+    a = O.answers(record(0.2, 0.9999, trained=False))
+    assert a["ob_trained_fired"] == "–" and a["ob_trained_cos_total"] == "–"
+    assert str(O.answers(record(0.2, 0.9999))["ob_trained_cos_total"]) == "0.800"

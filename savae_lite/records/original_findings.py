@@ -45,7 +45,8 @@ def answers(rec) -> dict:
            "ob_large_cos_vae": Num(large["cos_original_vae"], 3),
            "ob_large_total_vae": Num(large["cos_total_vae"], 3),
            "ob_large_joint_norm": Num(large["joint_norm"], 1), "ob_small_joint_norm": Num(small["joint_norm"], 1),
-           "ob_trained_fired": _pct(trained["fired"]) if trained else "–"}
+           "ob_trained_fired": _pct(trained["fired"]) if trained else "–",
+           "ob_trained_cos_total": Num(trained["cos_original_total"], 3) if trained else "–"}
     if large["cos_original_vae"] > SAME_DIRECTION and large["cos_original_total"] < SAME_DIRECTION:
         verdict = (f"At the paper's size the encoder receives the VAE gradient's direction, not the total "
                    f"derivative (cosines {out['ob_large_cos_vae']} and {out['ob_large_cos_total']}).")
