@@ -78,7 +78,8 @@ def measure_model(model, batches, cfg, label: str, seed: int) -> dict:
     model.train()
     t0 = time.perf_counter()
     per = [measure_batch(model, x, cfg, seed + i) for i, x in enumerate(batches)]
-    row = {"model": label, "parameters": sum(p.numel() for p in model.parameters()), "batches": len(per),
+    row = {"setting": label, "mode": "savae", "parameters": sum(p.numel() for p in model.parameters()),
+           "batches": len(per),
            "batch_shapes": [list(x.shape) for x in batches], "K": cfg.steps, "clip": cfg.clip}
     for key in per[0]:
         row[key] = sum(p[key] for p in per) / len(per)
@@ -97,7 +98,8 @@ def _first_batches(splits, n: int, seed: int) -> list[torch.Tensor]:
 
 def run(quick: bool = False, seed: int = 3435, device: str = "auto", n_batches: int | None = None,
         trained: str | Path | None = TRAINED) -> dict:
-    """The record: one row per model (``rows``), with the set-up (``config``), provenance and wall time.
+    """The record: one row per model (``rows``, named by ``setting``; ``mode`` is ``savae``, the mode whose
+    gradient is audited), with the set-up (``config``), provenance and wall time.
     ``quick``: two tiny sizes, 2 batches, K = 3, no trained model."""
     from savae_lite import pretrained
     from savae_lite.build import build_data, build_model

@@ -195,6 +195,9 @@ def test_the_audit_experiment_in_quick_mode(tmp_path, monkeypatch):
     import json
 
     rec = json.loads((tmp_path / "ob.json").read_text())
+    from savae_lite import records
+
+    records.load(tmp_path / "ob.json")  # a valid record for the book's loader
     assert rec["experiment"] == "original-backward" and [r["hidden"] for r in rec["rows"]] == [16, 32]
     for r in rec["rows"]:
         assert 0 <= r["fired"] <= 1 and len(r["fired_batches"]) == r["batches"] == 2

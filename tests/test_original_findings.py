@@ -8,7 +8,8 @@ from savae_lite.records import original_findings as O  # noqa: E402
 
 
 def row(model, hidden, fired, cos_total, cos_vae, cos_tv=0.3, params=1_000_000):
-    return {"model": model, "hidden": hidden, "parameters": params, "batches": 4, "K": 10, "clip": 5.0,
+    return {"setting": model, "mode": "savae", "hidden": hidden, "parameters": params, "batches": 4, "K": 10,
+            "clip": 5.0,
             "fired": fired, "fired_batches": [fired] * 4, "cos_original_total": cos_total,
             "cos_original_vae": cos_vae, "cos_total_vae": cos_tv, "joint_norm": 3.0 + hidden / 100,
             "norm_original_over_total": 1.0, "norm_total_over_vae": 0.1, "cos_theta_original_total": 0.9}

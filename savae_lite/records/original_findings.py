@@ -19,7 +19,7 @@ def table_frame(rec) -> pd.DataFrame:
     """One row per model of the record: parameters (millions), the share of reverse steps whose joint clip fired
     (percent), the cosines of the encoder's gradient from the original's backward pass with the total derivative
     and with the plain VAE gradient, and the cosine of the total derivative with the VAE gradient."""
-    rows = [{"model": r["model"], "parameters (M)": r["parameters"] / 1e6, "clip fired (%)": 100 * r["fired"],
+    rows = [{"model": r["setting"], "parameters (M)": r["parameters"] / 1e6, "clip fired (%)": 100 * r["fired"],
              "cos(original, total)": r["cos_original_total"], "cos(original, VAE)": r["cos_original_vae"],
              "cos(total, VAE)": r["cos_total_vae"]} for r in rec["rows"]]
     return pd.DataFrame(rows).set_index("model")
@@ -34,9 +34,9 @@ def answers(rec) -> dict:
     smallest and the largest LSTM at initialisation) the share of fired clips and the cosines, for the trained
     model (when the record has one) its share, and a one-line verdict on whether the encoder's gradient follows
     the total derivative or the VAE gradient at the paper's size."""
-    init = [r for r in rec["rows"] if r["model"].startswith("initialisation")]
+    init = [r for r in rec["rows"] if r["setting"].startswith("initialisation")]
     small, large = min(init, key=lambda r: r["hidden"]), max(init, key=lambda r: r["hidden"])
-    trained = next((r for r in rec["rows"] if r["model"].startswith("trained")), None)
+    trained = next((r for r in rec["rows"] if r["setting"].startswith("trained")), None)
     out = {"ob_batches": small["batches"], "ob_k": small["K"], "ob_clip": Num(small["clip"], 0),
            "ob_small_hidden": f"{small['hidden']:,}", "ob_large_hidden": f"{large['hidden']:,}",
            "ob_small_fired": _pct(small["fired"]), "ob_large_fired": _pct(large["fired"]),
