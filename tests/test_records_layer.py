@@ -428,3 +428,35 @@ def test_synthetic_readings():
 def test_numbers_never_break_while_headers_wrap_to_fit_the_column():
     out = records.html(pd.DataFrame({"a long human header of a quantity": [1.0]}, index=["vae"]))
     assert "white-space: nowrap" in out and "white-space: normal" in out  # td keeps "67.39 ± 0.15" whole
+
+
+def test_a_column_of_prose_wraps_and_reads_from_the_left_while_numbers_stay_whole():
+    from savae_lite.records.tables import PROSE_STYLE, is_prose
+
+    assert is_prose("K = 10 SVI steps in training and at test time")
+    assert is_prose("trained in runs/saliency-quick.units/savae-s1-411aa1f62ab4")
+    for cell in ("67.39 ± 0.15", "0.0123 [0.0100, 0.0150]", "1,172,705 / 628,513", "cuda", "PPL 101.40",
+                 "≤ 327.5 (bound)", 1.5, None):
+        assert not is_prose(cell), cell
+    frame = pd.DataFrame({"change": ["decoder LSTM of 64 units", "fewer"], "KL": [0.5, 0.25]},
+                         index=pd.Index(["savae-dec64", "vae"], name="sweep"))
+    styler = records.table(frame)
+    out = styler.to_html()
+    css = out[:out.index("</style>")]
+    rule = css[css.rindex("}", 0, css.index("overflow-wrap: anywhere")) + 1:css.index("overflow-wrap: anywhere")]
+    selector = rule[:rule.index("{")]
+    assert "row0_col0" in selector and "row1_col0" in selector  # both cells of "change", even the short one
+    assert "col1" not in selector  # the numbers do not wrap
+    assert "white-space: normal !important" in rule and PROSE_STYLE.split(";")[0] in rule
+    numbers = records.table(pd.DataFrame({"IW-NLL": [67.39]}, index=["vae"])).to_html()
+    assert "overflow-wrap" not in numbers  # a table without prose keeps every cell on one line
+
+
+def test_table_text_is_escaped_and_long_names_may_wrap_after_a_plus():
+    frame = pd.DataFrame({"text": ["5,000 words (with <unk>, <s>)"]},
+                         index=["aggressive+anneal"])
+    out = records.html(frame)
+    assert "&lt;unk&gt;" in out and "<unk>" not in out  # the page shows "<unk>", not an unknown tag
+    assert "aggressive+<wbr>anneal" in out
+    short = records.html(pd.DataFrame({"KL": [1.0]}, index=["vae+svi+kl"]))
+    assert "vae+svi+kl" in short and "<wbr>" not in short  # a short mode name stays whole

@@ -5,10 +5,12 @@ Chapters: every results table and every glued number of chapters 4–7.
 Rules: a fixed number of decimals per quantity (:data:`DECIMALS`), never scientific notation (``1013.46``, not
 ``1.01e+03``) and never ``-0.00``; "–" where a value does not exist (``None``, NaN); ``mean ± sd`` only where
 there is a standard deviation (one seed has none, so no "± sd"); human column headers (:data:`HEADERS`), not the
-records' snake_case keys; and padding between cells, so that two numbers never touch.
+records' snake_case keys; padding between cells, so that two numbers never touch; and a table that fits the
+page's column: headers, row names and columns of prose wrap, numbers never break.
 """
 from __future__ import annotations
 
+import html as _html
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -33,16 +35,34 @@ HEADERS = {"iw_nll": "IW-NLL", "nll_bound": "bound", "bound": "test bound", "ppl
            "epochs_run": "epochs", "best_epoch": "best epoch", "train_time_per_epoch_s": "seconds per epoch",
            "time_vs_vae": "relative to vae", "train_s": "train time (s)", "setting": "setting", "mode": "mode"}
 
+#: A text cell at least this long that contains a letter is prose (:func:`is_prose`): its column wraps.
+PROSE_MIN_CHARS = 20
+#: The style of every cell of a column with prose: it wraps between words and, where a path or a word is longer
+#: than the column, inside it; it reads from the left; the column keeps a readable width. (A cell's own style is
+#: less specific than :data:`CELL_STYLE`'s ``#table td``, hence ``!important``.)
+PROSE_STYLE = ("text-align: left !important; white-space: normal !important; overflow-wrap: anywhere; "
+               "min-width: 8em")
+
+#: A row or column name longer than this may wrap after a "+" too (:func:`_label`).
+LABEL_WRAP_CHARS = 12
+
 #: Padding between cells, numbers right-aligned, no line break inside a cell (a "± sd" stays on its line).
 CELL_STYLE = [
     {"selector": "th, td", "props": [("padding", "0.3em 0.6em")]},
-    # a number (e.g. "67.39 ± 0.15") never breaks; a header or a row name wraps between words, so that a table
-    # fits the page's column instead of hiding its last columns behind a scroll bar
+    # a number (e.g. "67.39 ± 0.15") never breaks; a header, a row name or a column of prose (:data:`PROSE_STYLE`)
+    # wraps, so that a table fits the page's column instead of hiding its last columns behind a scroll bar
     {"selector": "td", "props": [("text-align", "right"), ("font-variant-numeric", "tabular-nums"),
                                  ("white-space", "nowrap")]},
     {"selector": "th", "props": [("text-align", "left"), ("white-space", "normal"), ("min-width", "4em")]},
     {"selector": "", "props": [("border-collapse", "collapse"), ("margin-bottom", "1em")]},
 ]
+
+
+def is_prose(value) -> bool:
+    """True for a cell of prose: text of at least :data:`PROSE_MIN_CHARS` characters with a letter in it (a
+    description, a path, "K = 10 SVI steps in training and at test time"). Numbers ("67.39 ± 0.15", "0.0123
+    [0.0100, 0.0150]") and short labels ("cuda", "PPL 101.40", "≤ 327.5 (bound)") are not: they never break."""
+    return isinstance(value, str) and len(value) >= PROSE_MIN_CHARS and any(c.isalpha() for c in value)
 
 
 def missing(value) -> bool:
@@ -180,15 +200,34 @@ def frame(data: pd.DataFrame, columns: Mapping[str, str] | list[str] | None = No
 def table(data, columns: Mapping[str, str] | list[str] | None = None, decimals: Mapping[str, int] | None = None,
           signed: tuple[str, ...] = (), transpose: bool = False):
     """The book's one table helper: a pandas ``Styler`` of :func:`frame` (or of a ``Styler`` given as is) with
-    padding between cells and no line breaks inside them. ``transpose``: settings as columns."""
+    padding between cells and no line breaks inside numbers; a column that holds prose (:func:`is_prose`) wraps
+    and reads from the left; text is escaped (``<unk>`` shows as written). ``transpose``: settings as columns."""
     from pandas.io.formats.style import Styler  # needs jinja2 (the book's extra)
 
     if isinstance(data, Styler):
         styler = data
     else:
         shown = frame(data, columns, decimals, signed)
-        styler = (shown.T if transpose else shown).style
+        styler = (shown.T if transpose else shown).style.format(escape="html")  # "<unk>" is text, not a tag
+        styler = styler.format_index(_label, axis=0).format_index(_label, axis=1)
+    if any(is_prose(v) for v in styler.data.to_numpy().ravel()):  # a column with prose wraps (:data:`PROSE_STYLE`)
+        styler = styler.apply(_prose_column, axis=0)
     return styler.set_table_styles(CELL_STYLE, overwrite=False)
+
+
+def _prose_column(column: pd.Series) -> list[str]:
+    """Every cell of a column that holds prose (:func:`is_prose`) in :data:`PROSE_STYLE`, so that the column
+    reads from the left throughout; nothing for the other columns."""
+    style = PROSE_STYLE if any(is_prose(v) for v in column) else ""
+    return [style] * len(column)
+
+
+def _label(value) -> str:
+    """A row or column name as HTML: escaped, and, when longer than :data:`LABEL_WRAP_CHARS`, free to wrap after
+    a "+" ("aggressive+ anneal") as it already may after a hyphen or a space; a short name ("vae+svi+kl") stays
+    whole."""
+    text = _html.escape(str(value))
+    return text.replace("+", "+<wbr>") if len(str(value)) > LABEL_WRAP_CHARS else text
 
 
 def html(data, **kwargs) -> str:
