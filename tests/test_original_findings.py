@@ -19,15 +19,15 @@ def record(large_total, large_vae, large_fired=1.0, trained=True):
     rows = [row("initialisation, LSTM 128", 128, 0.0, 0.9995, 0.31),
             row("initialisation, LSTM 1024", 1024, large_fired, large_total, large_vae, params=20_000_000)]
     if trained:
-        rows.append(row("trained SA-VAE (collapse-savae-s1.pt)", 128, 0.15, 0.8, 0.6))
+        rows.append({**row("trained SA-VAE (collapse-savae-s1.pt)", 128, 0.15, 0.8, 0.6), "data": "sentences"})
     return {"rows": rows}
 
 
 def test_table_has_one_row_per_model_in_percent_and_millions():
     frame = O.table_frame(record(0.2, 0.9999))
-    assert list(frame.index)[1] == "initialisation, LSTM 1024"
-    assert frame.loc["initialisation, LSTM 1024", "clip fired (%)"] == 100
-    assert frame.loc["initialisation, LSTM 1024", "parameters (M)"] == 20
+    assert list(frame.index) == ["LSTM 128, initial", "LSTM 1024, initial", "LSTM 128, trained (sentences)"]
+    assert frame.loc["LSTM 1024, initial", "clip fired (%)"] == 100
+    assert frame.loc["LSTM 1024, initial", "parameters (M)"] == 20
 
 
 @pytest.mark.parametrize("total, vae, words", [

@@ -16,13 +16,20 @@ SAME_DIRECTION = 0.99
 
 
 def table_frame(rec) -> pd.DataFrame:
-    """One row per model of the record: parameters (millions), the share of reverse steps whose joint clip fired
-    (percent), the cosines of the encoder's gradient from the original's backward pass with the total derivative
-    and with the plain VAE gradient, and the cosine of the total derivative with the VAE gradient."""
-    rows = [{"model": r["setting"], "parameters (M)": r["parameters"] / 1e6, "clip fired (%)": 100 * r["fired"],
+    """One row per model of the record (:func:`_label`): parameters (millions), the share of reverse steps whose
+    joint clip fired (percent), the cosines of the encoder's gradient from the original's backward pass with the
+    total derivative and with the plain VAE gradient, and the cosine of the total derivative with the VAE
+    gradient."""
+    rows = [{"model": _label(r), "parameters (M)": r["parameters"] / 1e6, "clip fired (%)": 100 * r["fired"],
              "cos(original, total)": r["cos_original_total"], "cos(original, VAE)": r["cos_original_vae"],
              "cos(total, VAE)": r["cos_total_vae"]} for r in rec["rows"]]
     return pd.DataFrame(rows).set_index("model")
+
+
+def _label(r) -> str:
+    """A short row name: "LSTM 1024, initial" or "LSTM 128, trained (sentences)"."""
+    state = "initial" if r["setting"].startswith("initialisation") else f"trained ({r.get('data', '?')})"
+    return f"LSTM {r['hidden']}, {state}" if r.get("hidden") else r["setting"]
 
 
 def _pct(x: float) -> str:
