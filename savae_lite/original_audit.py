@@ -18,7 +18,7 @@ against double backward and brute force in the tests), the original code's backw
   quantity its clip compares with 5 (the perturbed gradients are within 1e-5 of it);
 * ``cos_theta_original_total``: cosine between the decoder's gradients.
 
-Models: at initialisation (the original's uniform(-0.1, 0.1)) with LSTMs of :data:`SIZES` units (embeddings half
+Models: at initialisation (the original's uniform(-0.1, 0.1)) with LSTMs of ``SIZES`` units (embeddings half
 as wide; 1,024 is the paper's, 128 the book's), the documents' 5,000-word vocabulary; and the text study's trained
 SA-VAE (``book/checkpoints/collapse-savae-s1.pt``, single sentences, K = 5) on its own training batches.
 """

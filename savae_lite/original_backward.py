@@ -21,9 +21,10 @@ and one norm bound c (``--svi_max_grad_norm``, 5) for every clip::
 Where the joint clip fires (the decoder's gradient norm alone is often above c), ``a`` shrinks by a factor s < 1
 and ``(a - g_k) / r`` is about ``-(1 - s) g_k / r``: a huge step along the forward gradient, which the clip of
 ``lam_bar`` then cuts to norm c. The encoder receives c times the direction of the plain VAE gradient instead of
-the total derivative. :attr:`UnrolledOutput.clip_fired` records, per step, whether that joint clip fired.
+the total derivative. ``UnrolledOutput.clip_fired`` records, per step, whether that joint clip fired.
 
-Two adaptations, neither of which changes what is computed: lr is taken per example from :class:`SVIConfig`
+Two adaptations, neither of which changes what is computed: lr is taken per example from
+:class:`~savae_lite.svi.SVIConfig`
 (``lr_mu * B`` on the batch mean, so a batch of the preset's size takes exactly the original's lr 1), and the
 outputs are returned in :func:`~savae_lite.unrolled.unrolled_svi`'s scale (gradients of the batch *sum*: the
 original's times B). The noise of each step is replayed like the fd back-end's; ``r`` is the original's fixed

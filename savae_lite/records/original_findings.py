@@ -11,12 +11,12 @@ import pandas as pd
 
 from savae_lite.records.tables import Num
 
-#: a cosine above this: the two gradients point the same way
+#: A cosine above this means that the two gradients point the same way.
 SAME_DIRECTION = 0.99
 
 
 def table_frame(rec) -> pd.DataFrame:
-    """One row per model of the record (:func:`_label`): parameters (millions), the share of reverse steps whose
+    """One row per model of the record (``_label``): parameters (millions), the share of reverse steps whose
     joint clip fired (percent), the cosines of the encoder's gradient from the original's backward pass with the
     total derivative and with the plain VAE gradient, and the cosine of the total derivative with the VAE
     gradient."""

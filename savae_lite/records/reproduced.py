@@ -64,7 +64,7 @@ def text_likelihood(collapse: Mapping, documents: Mapping | None) -> list[dict]:
 
 def text_latent_use(collapse: Mapping, documents: Mapping | None = None) -> list[dict]:
     """SA-VAE keeps z in use on text where the VAE collapses: one row for sentences, one for documents (ours).
-    Reproduced when the annealed VAE's KL is below :data:`COLLAPSED_KL` and SA-VAE's at least a quarter of the
+    Reproduced when the annealed VAE's KL is below ``COLLAPSED_KL`` and SA-VAE's at least a quarter of the
     paper's 7.19 nats; partly when only the direction holds."""
     rows = []
     for rec, scale, where in ((collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")):

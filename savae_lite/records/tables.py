@@ -37,13 +37,13 @@ HEADERS = {"iw_nll": "IW-NLL", "nll_bound": "bound", "bound": "test bound", "ppl
 
 #: A text cell at least this long that contains a letter is prose (:func:`is_prose`): its column wraps.
 PROSE_MIN_CHARS = 20
-#: The style of every cell of a column with prose: it wraps between words and, where a path or a word is longer
+#: The style of every cell of a column with prose. It wraps between words and, where a path or a word is longer
 #: than the column, inside it; it reads from the left; the column keeps a readable width. (A cell's own style is
 #: less specific than :data:`CELL_STYLE`'s ``#table td``, hence ``!important``.)
 PROSE_STYLE = ("text-align: left !important; white-space: normal !important; overflow-wrap: anywhere; "
                "min-width: 8em")
 
-#: A row or column name longer than this may wrap after a "+" too (:func:`_label`).
+#: A row or column name longer than this may wrap after a "+" too (``_label``).
 LABEL_WRAP_CHARS = 12
 
 #: Padding between cells, numbers right-aligned, no line break inside a cell (a "± sd" stays on its line).
