@@ -7,14 +7,15 @@ The original works on the batch **mean** F = (1/B) sum_i f_i, with one step size
 and one norm bound c (``--svi_max_grad_norm``, 5) for every clip::
 
     forward, k = 0 .. K-1
-        g_k = grad_lambda F(lambda_k), its mu-part and its logvar-part each clipped to norm c over the batch
+        g_k = grad_lambda F(lambda_k), mu- and logvar-part each clipped to norm c
         m_k = momentum m_{k-1} - g_k;   lambda_{k+1} = lambda_k + lr m_k
         keep grad_theta F(lambda_k), unclipped
     reverse, k = K-1 .. 0, from lam_bar = grad_lambda F(lambda_K), m_bar = 0
         m_bar += lr lam_bar
-        (a, b) = grad_(lambda, theta) F(lambda_k + r m_bar)     r = 1e-5, the same noise as step k
-        (a, b) clipped JOINTLY to norm c                          <- lambda and every decoder parameter at once
-        H_theta = (b - grad_theta F(lambda_k)) / r, clipped to norm c;   theta_bar -= H_theta
+        (a, b) = grad_(lambda, theta) F(lambda_k + r m_bar)   r = 1e-5, step k's noise
+        (a, b) clipped JOINTLY to norm c       <- lambda and every decoder parameter
+        H_theta = (b - grad_theta F(lambda_k)) / r, clipped to norm c
+        theta_bar -= H_theta
         lam_bar -= (a - g_k) / r;  lam_bar (mu and logvar together) clipped to norm c
         m_bar *= momentum
 
