@@ -38,6 +38,13 @@ def neg_elbo(model, x, mu, logvar, kl_weight: float = 1.0) -> torch.Tensor:
     return elbo_terms(model, x, mu, logvar).loss(kl_weight)
 
 
+def grads_or_zeros(f: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The gradients of the scalar ``f`` with respect to ``inputs``, zeros for an input ``f`` does not use (e.g. a
+    decoder parameter outside the graph). Chapter: *Differentiable SVI* (both reverse passes use it)."""
+    gs = torch.autograd.grad(f, inputs, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for g, t in zip(gs, inputs)]
+
+
 def kl_weight_at(step: int, start: float, warmup_steps: int) -> float:
     """Linear KL annealing: ``start`` at step 0 rising to 1 at ``warmup_steps`` (1 throughout if warmup is 0)."""
     if warmup_steps <= 0:

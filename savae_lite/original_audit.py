@@ -47,7 +47,7 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 def measure_batch(model, x: torch.Tensor, cfg, seed: int) -> dict:
     """The three gradients of one batch x (B, T) from the same lambda_0 = enc(x) and noise (see the module
     docstring); ``cfg``: the SVIConfig (its clip is the original's max norm)."""
-    from savae_lite.objectives import elbo_terms
+    from savae_lite.objectives import elbo_terms, grads_or_zeros
     from savae_lite.unrolled import unrolled_svi
 
     params = [p for p in model.decoder_parameters() if p.requires_grad]
@@ -61,8 +61,8 @@ def measure_batch(model, x: torch.Tensor, cfg, seed: int) -> dict:
     with torch.enable_grad():
         mu, lv = mu0.clone().requires_grad_(True), lv0.clone().requires_grad_(True)
         F = elbo_terms(model, x, mu, lv).loss(1.0).sum() / x.shape[0]
-        g_mu, g_lv, *g_theta = torch.autograd.grad(F, [mu, lv, *params], allow_unused=True)
-    joint = torch.sqrt(sum(g.pow(2).sum() for g in (g_mu, g_lv, *g_theta) if g is not None))
+        g_mu, g_lv, *g_theta = grads_or_zeros(F, [mu, lv, *params])
+    joint = torch.sqrt(sum(g.pow(2).sum() for g in (g_mu, g_lv, *g_theta)))
     o, t = out["original"], out["fd"]
     enc_o, enc_t, vae = _flat(o.grad_mu0, o.grad_logvar0), _flat(t.grad_mu0, t.grad_logvar0), _flat(g_mu, g_lv)
     vae = vae * x.shape[0]  # the batch-sum scale of the other two

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 
 from savae_lite import rng
-from savae_lite.objectives import elbo_terms
+from savae_lite.objectives import elbo_terms, grads_or_zeros
 
 #: The original's finite-difference step (``--eps`` in ``train_text.py`` / ``train_img.py``).
 ORIGINAL_EPS = 1e-5
@@ -58,11 +58,6 @@ def clip_jointly(tensors: list[torch.Tensor], max_norm: float | None) -> torch.T
 def _mean_objective(model, x, mu, logvar, kl_weight):
     terms = elbo_terms(model, x, mu, logvar)
     return terms.loss(kl_weight).sum() / x.shape[0], terms
-
-
-def _grads(f, inputs):
-    gs = torch.autograd.grad(f, inputs, allow_unused=True)
-    return [torch.zeros_like(t) if g is None else g for g, t in zip(gs, inputs)]
 
 
 def unrolled_svi_original(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, cfg, *,
@@ -87,7 +82,7 @@ def unrolled_svi_original(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: to
             mu_k, lv_k = mu.detach().requires_grad_(True), lv.detach().requires_grad_(True)
             state = rng.capture(device)
             F, _ = _mean_objective(model, x, mu_k, lv_k, kl_weight)
-            g_mu, g_lv, *g_theta = _grads(F, [mu_k, lv_k, *params])
+            g_mu, g_lv, *g_theta = grads_or_zeros(F, [mu_k, lv_k, *params])
             clip_jointly([g_mu], c)  # mu and logvar separately, over the whole batch
             clip_jointly([g_lv], c)
             cache.append((mu_k.detach(), lv_k.detach(), g_mu, g_lv, g_theta, state))
@@ -98,7 +93,7 @@ def unrolled_svi_original(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: to
             raise FloatingPointError(f"non-finite SVI iterate: lambda_K has NaN/inf after {cfg.steps} SVI steps")
         mu_K, lv_K = mu.detach().requires_grad_(True), lv.detach().requires_grad_(True)
         F_K, terms = _mean_objective(model, x, mu_K, lv_K, kl_weight)
-        lam_mu, lam_lv, *theta_bar = _grads(F_K, [mu_K, lv_K, *params])
+        lam_mu, lam_lv, *theta_bar = grads_or_zeros(F_K, [mu_K, lv_K, *params])
         p_mu, p_lv = torch.zeros_like(mu), torch.zeros_like(lv)
         fired = []
         for k in reversed(range(cfg.steps)):
@@ -108,7 +103,7 @@ def unrolled_svi_original(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: to
                 mu_p = (mu_k + eps * p_mu).requires_grad_(True)
                 lv_p = (lv_k + eps * p_lv).requires_grad_(True)
                 F_p, _ = _mean_objective(model, x, mu_p, lv_p, kl_weight)
-                a_mu, a_lv, *b = _grads(F_p, [mu_p, lv_p, *params])
+                a_mu, a_lv, *b = grads_or_zeros(F_p, [mu_p, lv_p, *params])
             fired.append(clip_jointly([a_mu, a_lv, *b], c))
             h_theta = [(bi - gi) / eps for bi, gi in zip(b, g_theta)]
             clip_jointly(h_theta, c)

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import torch
 
 from savae_lite import rng
-from savae_lite.objectives import elbo_terms
+from savae_lite.objectives import elbo_terms, grads_or_zeros
 from savae_lite.original_backward import unrolled_svi_original
 from savae_lite.svi import HVP_BACKENDS, SVIConfig, clip_jvp, clip_per_example
 
@@ -80,11 +80,6 @@ class UnrolledOutput:
 def _objective(model, x, mu, logvar, kl_weight):
     terms = elbo_terms(model, x, mu, logvar)
     return terms.loss(kl_weight).sum(), terms
-
-
-def _grads(f, inputs):
-    gs = torch.autograd.grad(f, inputs, allow_unused=True)
-    return [torch.zeros_like(t) if g is None else g for g, t in zip(gs, inputs)]
 
 
 def _accumulate(acc: list, grads, sign: float = 1.0) -> None:
@@ -164,7 +159,7 @@ def unrolled_svi(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tenso
         mu_K = mu.detach().requires_grad_(True)
         lv_K = lv.detach().requires_grad_(True)
         f_K, terms = _objective(model, x, mu_K, lv_K, kl_weight)
-        lam_mu, lam_lv, *theta_bar = _grads(f_K, [mu_K, lv_K, *params])
+        lam_mu, lam_lv, *theta_bar = grads_or_zeros(f_K, [mu_K, lv_K, *params])
         # ---- reverse pass -----------------------------------------------------------------------------
         vb_mu, vb_lv = torch.zeros_like(mu), torch.zeros_like(lv)
         eps = fd_eps if fd_eps is not None else default_fd_eps(mu.dtype)

@@ -47,10 +47,15 @@ def better_than(a: Mapping | None, b: Mapping | None, key: str = "iw_nll") -> st
     return NOT
 
 
+def _text_scales(collapse: Mapping, documents: Mapping | None) -> tuple:
+    """The two text studies with their scale and their name in a row: sentences, then documents (ours)."""
+    return (collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")
+
+
 def text_likelihood(collapse: Mapping, documents: Mapping | None) -> list[dict]:
     """SA-VAE against the LSTM language model, on sentences and on documents."""
     rows = []
-    for rec, scale, where in ((collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")):
+    for rec, scale, where in _text_scales(collapse, documents):
         sa, lm = entry(rec, "savae"), entry(rec, "autoreg")
         ours = (f"{where}: SA-VAE {_pm(sa, 'iw_nll')} vs LM {_pm(lm, 'iw_nll')} (IW-NLL; "
                 f"{Num(sa['iw_nll'] - lm['iw_nll'], 2, signed=True)} nats, "
@@ -67,7 +72,7 @@ def text_latent_use(collapse: Mapping, documents: Mapping | None = None) -> list
     Reproduced when the annealed VAE's KL is below ``COLLAPSED_KL`` and SA-VAE's at least a quarter of the
     paper's 7.19 nats; partly when only the direction holds."""
     rows = []
-    for rec, scale, where in ((collapse, TEXT_SCALE, "sentences"), (documents, DOC_SCALE, "documents (ours)")):
+    for rec, scale, where in _text_scales(collapse, documents):
         sa, va = entry(rec, "savae"), entry(rec, "vae+anneal")
         if sa is None or va is None:
             verdict = PENDING
