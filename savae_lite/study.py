@@ -266,7 +266,7 @@ def reusable_rows(study: Study, previous: dict | None, base: RunConfig, quick: b
             ok = row["key"] == unit_key(unit_config(base, setting, row["seed"], Path("."), quick), quick)
         else:
             old = before.get(setting.name, {})
-            same = json.loads(json.dumps([setting.mode, setting.train, setting.model], default=str))
+            same = json.loads(json.dumps([setting.mode, plain(setting.train), setting.model]))
             ok = legacy and same == [old.get("mode"), old.get("train"), old.get("model")]
         if ok:
             out[row["unit"]] = row

@@ -151,3 +151,18 @@ def test_a_hold_is_described_in_the_lock_file(tmp_path):
         info = locks.holder(tmp_path)
         assert info["pid"] > 0 and "started" in info and time.strftime("%Y") in info["started"]
     assert Path(tmp_path / locks.RUN_LOCK).exists()
+
+
+def test_a_legacy_row_whose_setting_overrides_the_svi_config_is_reused(tmp_path):
+    # the record stores an SVIConfig override as its dict of fields (study_record.plain); a legacy row of such a
+    # setting (the sentence study's savae-K10-s1) must still count, and must not once K differs
+    k10 = Setting("savae-K10", "savae", train={"svi": SVIConfig(steps=10)})
+    toy = Study(name="toy", preset="ptb-collapse", quick_preset="ptb-collapse-quick", settings=(k10,),
+                quick_settings=("savae-K10",), seeds=(1,))
+    base = tiny(tmp_path)
+    row = {"unit": "savae-K10-s1", "setting": "savae-K10", "seed": 1}
+    stored = {"name": "savae-K10", "mode": "savae", "train": study.plain(k10.train), "model": {}}
+    legacy = {"experiment": "toy", "quick": False, "config": base.to_dict(), "rows": [row], "settings": [stored]}
+    assert set(study.reusable_rows(toy, json.loads(json.dumps(legacy)), base)) == {"savae-K10-s1"}
+    other = {**stored, "train": study.plain({"svi": SVIConfig(steps=5)})}
+    assert study.reusable_rows(toy, {**legacy, "settings": [other]}, base) == {}
