@@ -137,6 +137,31 @@ def test_original_backward_answer():
     assert "(within the seeds' spread; the sd is SA-VAE's)" in b["doc_original"]
 
 
+def shorter_original(kl, bound):
+    """The committed record with a made-up 6-epoch savae-original row: a copy of savae-s1 cut after epoch 6,
+    whose epoch-6 validation reads KL ``kl`` and bound ``bound``."""
+    obj = committed("documents")
+    row = copy.deepcopy(next(r for r in obj["rows"] if r["unit"] == "savae-s1"))
+    row["history"] = row["history"][:6]
+    row["history"][-1].update(kl=kl, mi=kl / 2, au=0 if kl < 0.05 else 16, nll_bound=bound)
+    row.update(setting="savae-original", unit="savae-original-s1", epochs_run=6, best_epoch=6)
+    return with_rows(obj, [row])
+
+
+def test_a_shorter_original_run_is_compared_at_its_epoch():
+    """A savae-original unit of 6 epochs is set beside SA-VAE's seeds at epoch 6 of their validation history,
+    not beside their test numbers after 13 to 15 epochs."""
+    a = documents_findings.answers(shorter_original(0.19, 290.0))["doc_original"]
+    assert a.startswith("Yes: after 6 epochs with the original's backward pass it keeps z in use (validation "
+                        "KL 0.190, MI 0.095, AU 16; SA-VAE's 3 seeds at epoch 6: KL ")
+    assert "worse by more than 2 sd; the sd is SA-VAE's" in a
+    b = documents_findings.answers(shorter_original(0.01, 290.0))["doc_original"]
+    assert "z collapses (validation KL 0.010, MI 0.005, AU 0" in b
+    sa6 = documents_findings.at_epoch(shorter_original(0.01, 290.0), "savae", 6)
+    c = documents_findings.answers(shorter_original(sa6["kl"], sa6["nll_bound"]))["doc_original"]
+    assert c.startswith("No: after 6 epochs") and "0.00 nats (within the seeds' spread" in c
+
+
 def test_documents_aggressive_collapse_and_incomplete_savae():
     a = documents_findings.answers(complete_documents(260.0, ag_kl=0.01))
     assert a["doc_aggressive"].startswith("No: KL 0.010")
