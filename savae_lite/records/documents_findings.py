@@ -42,14 +42,25 @@ def _unit_name(setting, seed: int) -> str:
 
 def scale(rec) -> dict:
     """The study's scale, for the prose: training documents, their length limit and mean length, K, the IW
-    subset and the whole test split (numbers of documents) and the IW samples."""
+    subset and the whole test split (numbers of documents), the IW samples, the MI check's interval and the
+    epochs of the original-backward audit unit."""
     ds, train = rec["dataset"], rec["config"]["train"]
     frame = same_examples(rec)
     return {"doc_train": f"{ds['sentences']['train']:,}", "doc_max_tokens": ds["documents_of_at_most"],
             "doc_mean_tokens": Num(ds["mean_tokens"]["train"], 0), "doc_k": train["svi"]["steps"],
             "doc_iw_examples": f"{int(frame['iw_examples'].iloc[0]):,}",
             "doc_test_examples": f"{int(frame['test_examples'].iloc[0]):,}",
-            "doc_iw_samples": f"{train['iw_samples']:,}", "doc_mi_every": f"{train['aggressive_mi_every']:,}"}
+            "doc_iw_samples": f"{train['iw_samples']:,}", "doc_mi_every": f"{train['aggressive_mi_every']:,}",
+            "doc_original_epochs": original_epochs(rec)}
+
+
+def original_epochs(rec) -> int:
+    """The epochs the ``savae-original`` unit trains: its setting's override as the record stores it, or, before
+    the record holds that setting, as :mod:`savae_lite.documents` defines it."""
+    from savae_lite.documents import ORIGINAL_EPOCHS
+
+    stored = {s["name"]: s for s in rec.get("settings", [])}.get(ORIGINAL, {})
+    return int(stored.get("train", {}).get("epochs", ORIGINAL_EPOCHS))
 
 
 def table_frame(rec) -> pd.DataFrame:
