@@ -157,6 +157,15 @@ def k_reading(rec, sweeps) -> dict:
             "k_vs_savae": vs_sv.words, "k_extra_epochs": Num(extra, 1)}
 
 
+def _phase(rows) -> str:
+    """When the aggressive phase of ``rows`` (one per seed) was first off, in words."""
+    ends = [phase_end(r) for r in rows]
+    if all(e == "never" for e in ends):
+        epochs = ", ".join(str(int(r["epochs_run"])) for r in rows)
+        return f"stayed on through all {epochs} epochs"
+    return "was first off in epoch " + ", ".join(ends)
+
+
 def aggressive_reading(rec, sweeps) -> dict:
     """Aggressive training with its MI check at He et al.'s update scale (:data:`AGGRESSIVE_SWEEP`) against the
     main table's aggressive training (MI checked at every epoch's end): ``ag_sweep``, a sentence for the page
@@ -177,8 +186,7 @@ def aggressive_reading(rec, sweeps) -> dict:
     against = (compare(sweep, _summary(rec)["aggressive"], "iw_nll").words if many else "seed 1 against seed 1")
     diff = sweep["iw_nll"] - (_summary(rec)["aggressive"]["iw_nll"] if many else ref["iw_nll"])
     text = (f"With its MI check {check} instead of at every epoch's end, aggressive training's encoder-only "
-            f"phase was first off in epoch {', '.join(phase_end(r) for r in rows)} (per-epoch check: epoch "
-            f"{', '.join(phase_end(r) for r in ref_rows[:len(rows)])}); it ended "
+            f"phase {_phase(rows)} (with the per-epoch check it {_phase(ref_rows[:len(rows)])}); it ended "
             + ("with z in use" if keeps else "collapsed") + f" ({use(sweep)}), IW-NLL "
             f"{PM.of(sweep, 'iw_nll')}, {Num(diff, signed=True)} nats against the per-epoch check ({against}).")
     return {"ag_sweep": text, "ag_sweep_keeps": yes_no(keeps)}
