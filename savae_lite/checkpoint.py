@@ -153,21 +153,12 @@ def keep_previous(path: str | os.PathLike) -> None:
         os.replace(path, prev)
 
 
-def config_mismatch(saved: dict, current: dict, ignore=("train.epochs", "train.out_dir", "train.progress",
-                                                        "train.device", "train.threads", "train.checkpoint_minutes",
-                                                        "data.data_dir", "data.download")) -> list[str]:
-    """Dotted names of config fields that differ between a checkpoint and the current run."""
-    diffs: list[str] = []
+def config_mismatch(saved: dict, current: dict, ignore=("train.epochs",)) -> list[str]:
+    """Dotted names of config fields that differ between a checkpoint and the current run, with both values:
+    the fields that decide a result (:func:`savae_lite.keys.changed_fields`; a field the checkpoint predates
+    counts at its default) except ``ignore`` (a resumed run may train more epochs)."""
+    from savae_lite.keys import changed_fields
 
-    def walk(a, b, prefix):
-        keys = set(a) | set(b) if isinstance(a, dict) and isinstance(b, dict) else None
-        if keys is None:
-            if a != b and prefix not in ignore:
-                diffs.append(f"{prefix}: checkpoint {a!r} vs now {b!r}")
-            return
-        for k in sorted(keys):
-            walk(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else k)
-
-    walk(saved, current, "")
-    return diffs
+    return [f"{name}: checkpoint {a!r} vs now {b!r}" for name, a, b in changed_fields(saved, current)
+            if name not in ignore]
 

@@ -63,11 +63,22 @@ def facts_key(**facts) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def differences(a: dict, b: dict) -> list[str]:
-    """The fields in which two configs differ, as ``name: a vs b`` (for the error that names both)."""
+def changed_fields(a: dict, b: dict) -> list[tuple[str, object, object]]:
+    """``(name, value in a, value in b)`` for every field that decides a result and differs between configs ``a``
+    and ``b`` (a field one of them predates counts at its default; the model's fields one by one)."""
     from savae_lite.config import RunConfig
 
-    ca, cb = comparable(a), comparable(b)
+    def fields(config: dict) -> dict:
+        flat = comparable(config)
+        model = flat.pop("model", None)
+        return {**flat, **{f"model.{k}": v for k, v in (model or {}).items()}}
+
+    fa, fb = fields(a), fields(b)
     defaults = flatten(RunConfig().to_dict())
-    return [f"{k}: {ca.get(k, defaults.get(k))!r} vs {cb.get(k, defaults.get(k))!r}"
-            for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)]
+    return [(k, fa.get(k, defaults.get(k)), fb.get(k, defaults.get(k)))
+            for k in sorted(set(fa) | set(fb)) if fa.get(k, defaults.get(k)) != fb.get(k, defaults.get(k))]
+
+
+def differences(a: dict, b: dict) -> list[str]:
+    """The fields in which two configs differ, as ``name: a vs b`` (for the error that names both)."""
+    return [f"{k}: {va!r} vs {vb!r}" for k, va, vb in changed_fields(a, b)]

@@ -244,3 +244,24 @@ def test_rng_is_restored_per_rank_and_a_rank_without_a_saved_stream_gets_its_own
     first = torch.rand(3)
     resume.restore_rng(saved, 1, torch.device("cpu"), fresh_seed=9)
     assert torch.equal(torch.rand(3), first) and not torch.equal(first, expected)
+
+
+def test_resume_compares_only_the_fields_that_decide_the_result():
+    """The fields a result depends on, as a study's keys see them: a checkpoint that predates a field (here
+    ``aggressive_mi_every`` and ``checkpoint_every``) or differs in checkpoint timing resumes; a field that only
+    another mode reads does not matter; a learning rate does."""
+    from savae_lite.config import RunConfig
+
+    now = RunConfig().to_dict()
+    now["train"].update(mode="vae", checkpoint_every=7)
+    old = RunConfig().to_dict()
+    old["train"]["mode"] = "vae"
+    del old["train"]["aggressive_mi_every"], old["train"]["checkpoint_every"]
+    assert checkpoint.config_mismatch(old, now) == []
+    now["train"]["aggressive_mi_every"] = 10  # read by aggressive training only
+    assert checkpoint.config_mismatch(old, now) == []
+    now["train"]["mode"] = "aggressive"
+    assert checkpoint.config_mismatch(old, now) == ["train.aggressive_mi_every: checkpoint 3125 vs now 10",
+                                                   "train.mode: checkpoint 'vae' vs now 'aggressive'"]
+    now["train"].update(mode="vae", lr=0.5)
+    assert checkpoint.config_mismatch(old, now) == ["train.lr: checkpoint 1.0 vs now 0.5"]
