@@ -53,6 +53,21 @@ def test_number(value, decimals, signed, text):
     assert records.number(value, decimals, signed) == text
 
 
+def test_counted_puts_the_noun_in_the_right_number():
+    assert records.counted(1, "seed") == "1 seed" and records.counted(1.0, "unit") == "1 unit"
+    assert records.counted(3, "seed") == "3 seeds" and records.counted(0, "unit") == "0 units"
+    assert records.counted(None, "active unit") == records.counted(DASH, "active unit") == f"{DASH} active units"
+
+
+def test_use_reads_one_seed_without_a_spread():
+    from savae_lite.records.collapsed import use
+
+    one = {"kl": 0.187, "mi": 0.191, "au": 1.0, "seeds": 1}
+    assert use(one) == "KL 0.187, MI 0.191, AU 1 over 1 seed"
+    three = {"kl": 0.93, "kl_sd": 0.19, "mi": 0.91, "mi_sd": 0.18, "au": 1.33, "au_sd": 0.58, "seeds": 3}
+    assert use(three) == "KL 0.930 ± 0.190, MI 0.910 ± 0.180, AU 1.3 ± 0.6 over 3 seeds"
+
+
 def test_pm():
     assert records.pm(1.2345, 0.0567) == "1.23 ± 0.06"
     assert records.pm(1.2345, None) == "1.23"  # one seed: no "± sd"

@@ -81,3 +81,8 @@ def test_image_and_cost_verdicts():
     assert R.cost(summary(e("savae", time_vs_vae=9.0)), rec)["verdict"] == R.REPRODUCED
     assert R.cost(summary(e("savae", time_vs_vae=90.0)), rec)["verdict"] == R.NOT
     assert R.cost(summary(), summary())["verdict"] == R.PENDING
+
+
+def test_verdicts_read_in_a_sentence():
+    assert [R.in_words(v) for v in (R.REPRODUCED, R.PARTLY, R.NOT, R.PENDING)] == [
+        "reproduced", "only partly reproduced", "not reproduced", "not measured yet"]

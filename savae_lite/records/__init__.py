@@ -20,7 +20,7 @@ module                   what
 ``comparisons``          difference, separated by more than k sd, trend, rank
 ``page``                 glue for the prose
 ``synthetic_findings``   chapter 4's readings (the synthetic experiment)
-``collapsed``            when a latent counts as collapsed; how a unit's use of it reads
+``collapsed``            when a latent counts as collapsed; how a setting's use of it reads
 ``collapse_findings``    chapter 5's (text VAEs and posterior collapse)
 ``collapse_sweeps``      chapter 5's sweeps: K = 10, aggressive training's MI check at He et al.'s scale
 ``latent_use_findings``  chapter 6's (image VAEs)
@@ -33,10 +33,10 @@ from savae_lite.records.comparisons import Comparison, compare, difference, rank
 from savae_lite.records.loading import load_or_quick, record_path, run_quick, timed, unit_folder
 from savae_lite.records.page import glue
 from savae_lite.records.schema import Provenance, Record, from_dict, load
-from savae_lite.records.tables import PM, Num, frame, html, missing, number, pct, pm, pm_of, table
+from savae_lite.records.tables import PM, Num, counted, frame, html, missing, number, pct, pm, pm_of, table
 from savae_lite.study_record import summarize
 
-__all__ = ["Comparison", "Num", "PM", "Provenance", "Record", "compare", "difference", "frame", "from_dict",
+__all__ = ["Comparison", "Num", "PM", "Provenance", "Record", "compare", "counted", "difference", "frame", "from_dict",
            "glue", "html", "load", "load_or_quick", "missing", "number", "pct", "pm", "pm_of", "rank",
            "record_path", "run_quick", "separated", "summarize", "table", "timed", "trend", "unit_folder",
            "yes_no"]

@@ -6,15 +6,17 @@ Chapter: *Text VAEs and posterior collapse*.
 """
 from __future__ import annotations
 
-from savae_lite.records.tables import PM
+from savae_lite.records.tables import PM, counted
 
-COLLAPSED_KL = 0.1  # nats per sentence: below this the posterior has collapsed
+COLLAPSED_KL = 0.1  # nats per example: below this the posterior has collapsed (every chapter and the closing page)
 
 
 def use(row) -> str:
-    """How much a setting uses z: ``KL 0.931 ± 0.188, MI 0.912 ± 0.187, AU 1.3 ± 0.6 over 3 seed(s)``."""
-    return (f"KL {PM.of(row, 'kl', 3)}, MI {PM.of(row, 'mi', 3)}, AU {PM.of(row, 'au', 1)} "
-            f"over {int(row['seeds'])} seed(s)")
+    """How much a setting (a summary row: mean, ``*_sd`` and ``seeds``) uses z, in the text and image chapters'
+    words: ``KL 0.931 ± 0.188, MI 0.912 ± 0.187, AU 1.3 ± 0.6 over 3 seeds`` (``AU 1`` for one seed)."""
+    seeds = int(row["seeds"])
+    return (f"KL {PM.of(row, 'kl', 3)}, MI {PM.of(row, 'mi', 3)}, AU {PM.of(row, 'au', 1 if seeds > 1 else 0)} "
+            f"over {counted(seeds, 'seed')}")
 
 
 def collapsed(row, threshold: float = COLLAPSED_KL) -> bool:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from savae_lite.records.collapse_findings import collapsed, same_examples, use
 from savae_lite.records.comparisons import WITHIN, compare, separated, yes_no
-from savae_lite.records.tables import PM, Num
+from savae_lite.records.tables import PM, Num, counted
 
 LM, VAE, SAVAE, AGGRESSIVE, ORIGINAL = "autoreg", "vae+anneal", "savae", "aggressive+anneal", "savae-original"
 NOT_MEASURED = "Not measured yet"
@@ -141,7 +141,8 @@ def answers(rec, bench: dict | None = None) -> dict:
     out["doc_missing"] = ", ".join(missing) if missing else "none"
     out["doc_complete"] = yes_no(bool(rec.get("complete")) and not missing)
     out["doc_status"] = ("The record is complete." if not missing else
-                         f"The record is partial: {len(missing)} unit(s) are still to run ({out['doc_missing']}).")
+                         f"The record is partial: {counted(len(missing), 'unit')} "
+                         f"{'is' if len(missing) == 1 else 'are'} still to run ({out['doc_missing']}).")
     out["doc_lm_nll"] = PM.of(lm, "iw_nll")
 
     vae = S.get(VAE)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from savae_lite.latent_use import STUDY, reach
+from savae_lite.records.collapsed import use
 from savae_lite.records.comparisons import compare, trend, yes_no
 from savae_lite.records.latent_use_runs import (  # noqa: F401 (the runs' names: importable here too)
     DRAWERS,
@@ -115,11 +116,6 @@ def config_differences(paper, ours) -> pd.DataFrame:
     return pd.DataFrame([(k, str(a.get(k)), str(b.get(k))) for k in b if k not in NOT_SET_UP and a.get(k) != b.get(k)],
                         columns=["field", "omniglot-paper", "ours"]).set_index("field")
 
-
-def use(row) -> str:
-    """``KL 3.279 ± 0.312, MI 2.885 ± 0.250, AU 32.0 ± 0.0 over 3 seed(s)``."""
-    return (f"KL {PM.of(row, 'kl', 3)}, MI {PM.of(row, 'mi', 3)}, AU {PM.of(row, 'au', 1)} "
-            f"over {int(row['seeds'])} seed(s)")
 
 
 def depth_frame(rec, base_kernels: list[int]) -> pd.DataFrame:

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from savae_lite.records.collapsed import COLLAPSED_KL
 from savae_lite.records.tables import Num, missing
 
 #: Omniglot draws every character 20 times (20 drawers); the images of a split are in character, drawer order
 DRAWERS = 20
 
 
-#: Below this mean KL (nats per image) a model does not use z.
-USED_KL = 0.1
+#: Below this mean KL (nats per image) a model does not use z: the text chapter's threshold for collapse.
+USED_KL = COLLAPSED_KL
 #: the column of :func:`convergence` that says how much the validation bound still fell per epoch
 GAIN = "gain per epoch, last 3 (nats)"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from savae_lite.records.tables import counted
 from savae_lite.study_record import SUMMARY_KEYS
 
 METRICS = (*SUMMARY_KEYS, "bound", "bound_no_refine", "train_s", "eval_s", "seeds", "time_vs_vae")
@@ -58,7 +59,7 @@ class Provenance:
         if self.quick:
             parts.append("quick run (tiny models)")
         if self.missing:
-            parts.append(f"incomplete: {len(self.missing)} unit(s) still to run")
+            parts.append(f"incomplete: {counted(len(self.missing), 'unit')} still to run")
         return textwrap.fill(" · ".join(parts), width=LINE_WIDTH, subsequent_indent="  ", break_on_hyphens=False)
 
 

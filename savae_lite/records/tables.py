@@ -106,6 +106,16 @@ def pm_of(row: Mapping, key: str, decimals: int | None = None) -> str:
     return pm(_get(row, key), _get(row, f"{key}_sd"), d)
 
 
+def counted(n, noun: str) -> str:
+    """A count with its noun in the right number: ``counted(1, "seed") == "1 seed"``, ``counted(3, "seed") ==
+    "3 seeds"`` (nouns whose plural adds an s); a missing count reads ``"– seeds"``."""
+    try:
+        n = int(n)
+    except (TypeError, ValueError):  # None, NaN or a dash
+        return f"{DASH} {noun}s"
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def pct(value, decimals: int = 1) -> str:
     """A share as a percentage: ``pct(0.9512) == "95.1 %"``."""
     return DASH if missing(value) else f"{number(100 * float(value), decimals)} %"
