@@ -208,8 +208,9 @@ def original_answer(rec) -> str:
     change what SA-VAE learns? Its seed against SA-VAE's seeds: when it trained as long as they did, its latent use
     and its IW-NLL on the same documents, the difference judged against 2 sd of SA-VAE's seeds; when it trained
     fewer epochs (``savae_lite.documents.ORIGINAL_EPOCHS``), its validation KL, MI, AU and bound at its last epoch
-    against SA-VAE's seeds at the same epoch (same schedule up to there): "Yes" when its KL or its bound lies
-    more than 2 sd of SA-VAE's seeds away, or one collapses and the other does not. "Not measured yet" while either is
+    against SA-VAE's seeds at the same epoch (same schedule up to there), with the annealed VAE's at that epoch
+    beside them: "Yes" when its KL or its bound lies more than 2 sd of SA-VAE's seeds away, or one collapses and
+    the other does not. "Not measured yet" while either is
     missing."""
     same = same_examples(rec)
     if ORIGINAL not in same.index or SAVAE not in same.index or not _complete(rec, SAVAE):
@@ -223,13 +224,16 @@ def original_answer(rec) -> str:
         kl_words = separated(o["kl"], sa.get("kl_sd"), sa["kl"], sa.get("kl_sd"), lower_is_better=False,
                              senses=("higher", "lower"))
         changed = words != WITHIN or kl_words != WITHIN or collapsed(o) != collapsed(sa)
+        vae = at_epoch(rec, VAE, epoch)
+        beside = (f" For comparison, the annealed VAE at epoch {epoch}: KL {PM.of(vae, 'kl', 3)}, bound "
+                  f"{PM.of(vae, 'nll_bound')}." if vae else "")
         return (f"{'Yes' if changed else 'No'}: after {epoch} epochs with the original's backward pass its "
                 f"validation KL is {Num(o['kl'], 3)} (MI {Num(o['mi'], 3)}, AU {Num(o['au'], 0)}) against "
                 f"SA-VAE's {PM.of(sa, 'kl', 3)} (AU {PM.of(sa, 'au', 1)}; {sa['seeds']} seeds at epoch {epoch}), "
                 f"{kl_words}, and its validation bound "
                 f"{Num(o['nll_bound'])} against SA-VAE's {PM.of(sa, 'nll_bound')}, "
                 f"{Num(o['nll_bound'] - sa['nll_bound'], 2, signed=True)} nats, {words} (the yardstick is SA-VAE's "
-                f"spread over its seeds; one seed has none).")
+                f"spread over its seeds; one seed has none).{beside}")
     orig, sa = same.loc[ORIGINAL].to_dict(), same.loc[SAVAE].to_dict()
     words = separated(orig["iw_nll"], sa.get("iw_nll_sd"), sa["iw_nll"], sa.get("iw_nll_sd"))
     kept = "it keeps z in use" if not collapsed(S[ORIGINAL]) else "z collapses"
