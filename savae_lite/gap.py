@@ -34,6 +34,7 @@ from savae_lite.svi import SVIConfig, svi
 __all__ = [
     "ToyProblem", "make_toy_problem", "with_fixed_decoder", "FitResult", "fit_toy", "GapReport", "gap_report",
     "kl_diag_to_full", "optimal_linear_encoder", "load_optimal_linear_encoder", "capacity_sweep", "svi_path",
+    "GAP_REL_TOL", "GAP_ABS_TOL", "compare_gaps", "catch_up", "how_many",
 ]
 
 
@@ -250,3 +251,37 @@ def svi_path(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, c
         out.append((K, mu, logvar))
     return out
 
+
+
+# ---- the words the chapters glue -----------------------------------------------------------------------
+#: Two gaps that differ by at most this fraction of the larger one read as equal (see :func:`compare_gaps`).
+GAP_REL_TOL = 0.25
+#: ... or by at most this many nats: below it, differences are training noise on the toy model.
+GAP_ABS_TOL = 0.01
+
+
+def compare_gaps(gap: float, other: float, *, rel_tol: float = GAP_REL_TOL, abs_tol: float = GAP_ABS_TOL) -> str:
+    """How ``gap`` compares with ``other`` (both gaps in nats, lower is better), as words for the prose:
+    "about as small as" when they differ by at most ``max(abs_tol, rel_tol * max(gap, other))``, else
+    "smaller than" or "larger than"."""
+    tol = max(abs_tol, rel_tol * max(abs(gap), abs(other)))
+    if abs(gap - other) <= tol:
+        return "about as small as"
+    return "smaller than" if gap < other else "larger than"
+
+
+def catch_up(trailing_end: float, leading_end: float, **tol) -> str:
+    """How a gap curve that trailed another ends against it, from the two curves' last gaps (nats):
+    "has caught up with" (about equal, :func:`compare_gaps`), "is still behind" or "has overtaken"."""
+    return {"about as small as": "has caught up with", "larger than": "is still behind",
+            "smaller than": "has overtaken"}[compare_gaps(trailing_end, leading_end, **tol)]
+
+
+def how_many(k: int, n: int, noun: str) -> str:
+    """``k`` of ``n`` things as words: "every encoder" when ``k == n``, "no encoder" when 0, else
+    "4 of 6 encoders" (nouns whose plural adds an s)."""
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"how_many: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if k == n:
+        return f"every {noun}"
+    return f"no {noun}" if k == 0 else f"{k} of {n} {noun}s"

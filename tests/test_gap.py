@@ -105,3 +105,28 @@ def test_svi_path_replays_one_trajectory(problem):
     mu7, lv7 = svi(m, x, zeros, zeros, SVIConfig(steps=7, lr_mu=0.01, lr_logvar=0.01))
     torch.testing.assert_close(path[2][1], mu7)
     torch.testing.assert_close(path[2][2], lv7)
+
+
+def test_compare_gaps_reads_the_numbers_it_is_given():
+    # the chapter's quick run: the 64-unit network (0.024) beats the linear encoder (0.052); full run: a tie
+    assert gap.compare_gaps(0.052, 0.024) == "larger than"
+    assert gap.compare_gaps(0.024, 0.052) == "smaller than"
+    assert gap.compare_gaps(0.021, 0.026) == "about as small as"  # within GAP_ABS_TOL
+    assert gap.compare_gaps(0.139, 0.120) == "about as small as"  # within GAP_REL_TOL of the larger
+    assert gap.compare_gaps(0.050, 0.270) == "smaller than"
+    assert gap.compare_gaps(1.0, 1.2, rel_tol=0.1) == "smaller than"
+
+
+def test_catch_up_words():
+    # momentum: no momentum trails beta = 0.5; after 100 steps it is still behind, after 300 it has caught up
+    assert gap.catch_up(1.079, 0.372) == "is still behind"
+    assert gap.catch_up(0.122, 0.116) == "has caught up with"
+    assert gap.catch_up(0.05, 0.116) == "has overtaken"
+
+
+def test_how_many():
+    assert gap.how_many(6, 6, "encoder") == "every encoder"
+    assert gap.how_many(4, 6, "encoder") == "4 of 6 encoders"
+    assert gap.how_many(0, 6, "encoder") == "no encoder"
+    with pytest.raises(ValueError):
+        gap.how_many(7, 6, "encoder")
