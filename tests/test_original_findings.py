@@ -46,3 +46,22 @@ def test_without_a_trained_model_its_share_is_a_dash():
     a = O.answers(record(0.2, 0.9999, trained=False))
     assert a["ob_trained_fired"] == "–" and a["ob_trained_cos_total"] == "–"
     assert str(O.answers(record(0.2, 0.9999))["ob_trained_cos_total"]) == "0.800"
+
+
+@pytest.mark.parametrize("ratios, words, span", [
+    ({1: 2.8, 4: 1.05, 8: 1.04}, "stays close to", "1.04 to 1.05"),  # K = 1 is left out
+    ({1: 2.8, 4: 1.6, 8: 1.17}, "stays within twice", "1.17 to 1.60"),
+    ({1: 2.84, 4: 2.78, 8: 1.17}, "runs well above", "1.17 to 2.78"),
+    ({1: 1.5}, "stays within twice", "1.50"),
+    ({1: 0.56, 2: 0.56, 5: 1.62, 10: 0.72, 20: 1.56}, "scatters around", "0.56 to 1.62"),  # a noisy machine
+    ({1: 0.5, 4: 0.7, 8: 2.9}, "scatters widely around", "0.70 to 2.90"),
+])
+def test_the_floor_words_follow_the_measured_ratio(ratios, words, span):
+    out = O.floor_reading(ratios)
+    assert out == {"fd_floor_words": words, "fd_ratio_range": span}
+
+
+def test_the_backends_are_compared_by_their_time_ratio():
+    assert O.backend_words(1.8).startswith("takes longer")
+    assert O.backend_words(1.02).startswith("takes about as long")
+    assert O.backend_words(0.7).startswith("is faster")

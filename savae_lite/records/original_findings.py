@@ -4,8 +4,14 @@ original-backward`` (:mod:`savae_lite.original_audit`).
 
 :func:`table_frame` is the section's table (one row per model); :func:`answers` the numbers and words its prose
 glues (prefix ``ob_``). ``tests/test_original_findings.py`` checks both on made-up records.
+
+The same chapter's section "Cost: time and memory against K" reads its live timings with :func:`floor_reading`
+(how close the finite-difference back-end comes to the floor of 2K+1 gradient evaluations) and
+:func:`backend_words` (double backward against finite differences).
 """
 from __future__ import annotations
+
+from typing import Mapping
 
 import pandas as pd
 
@@ -65,3 +71,43 @@ def answers(rec) -> dict:
                    f"{out['ob_large_cos_total']}) nor the VAE gradient ({out['ob_large_cos_vae']}).")
     out["ob_verdict"] = verdict
     return out
+
+
+#: A step time at most this many times the floor of 2K+1 gradient evaluations "stays close to" it ...
+CLOSE_TO_FLOOR = 1.25
+#: ... at most this many times "stays within twice" it; above, it "runs well above" it.
+WITHIN_TWICE = 2.0
+#: A ratio below this is a step measured faster than its floor: the timings are noise-dominated there, and the
+#: words say that the ratios "scatter around" the floor.
+BELOW_FLOOR = 0.9
+
+
+def floor_reading(ratios: Mapping[int, float]) -> dict:
+    """How the finite-difference back-end's step time compares with the floor of 2K+1 gradient evaluations.
+
+    ``ratios``: the measured time over (2K+1) gradient evaluations, by K. K = 1 is left out when larger K were
+    measured (fixed overheads can dominate one step). Returns ``fd_ratio_range`` ("1.17 to 2.84", or one number)
+    and ``fd_floor_words``, chosen from the largest ratio: "stays close to" (at most :data:`CLOSE_TO_FLOOR`),
+    "stays within twice" (at most :data:`WITHIN_TWICE`) or "runs well above"; where a ratio is below
+    :data:`BELOW_FLOOR` (a noisy measurement), "scatters around" or, above twice the floor, "scatters widely
+    around". Each is followed, on the page, by "the floor of 2K+1 gradient evaluations"."""
+    kept = {k: float(r) for k, r in ratios.items() if k > 1} or {k: float(r) for k, r in ratios.items()}
+    lo, hi = min(kept.values()), max(kept.values())
+    span = Num(hi) if f"{lo:.2f}" == f"{hi:.2f}" else f"{Num(lo)} to {Num(hi)}"
+    if lo < BELOW_FLOOR:
+        words = "scatters around" if hi <= WITHIN_TWICE else "scatters widely around"
+    else:
+        words = ("stays close to" if hi <= CLOSE_TO_FLOOR else "stays within twice" if hi <= WITHIN_TWICE
+                 else "runs well above")
+    return {"fd_ratio_range": str(span), "fd_floor_words": words}
+
+
+def backend_words(exact_over_fd: float) -> str:
+    """Double backward's step time against finite differences' (their ratio): "takes longer per step than
+    finite differences" above 1.1, "is faster per step than finite differences" below 0.9, "takes about as long
+    per step as finite differences" between."""
+    if exact_over_fd > 1.1:
+        return "takes longer per step than finite differences"
+    if exact_over_fd < 0.9:
+        return "is faster per step than finite differences"
+    return "takes about as long per step as finite differences"
