@@ -288,6 +288,7 @@ def test_latent_use_readings_on_the_committed_record():
     assert float(a["iw_min"]) < 0 < float(a["iw_max"])
     d = latent_use_findings.depth_reading(rec.summary_frame(), depths)
     assert d["vae_kl_trend"] == d["savae_kl_trend"] == "falls" and d["kl_above"] == "above"
+    assert d["kl_trends"] == "`vae`'s KL falls as the decoder deepens, as does `savae`'s"
     assert d["depths"] == "2, 4, 8"
     seed1 = rec.seed1()
     r = latent_use_findings.retrace(seed1["vae"], seed1["vae-long"])
@@ -296,10 +297,13 @@ def test_latent_use_readings_on_the_committed_record():
     # the two-sided long run: savae-long trained on the GPU, so it is a second run, not a retrace
     long = latent_use_findings.long_reading(rec)
     assert long["savae_long_device"] == "an NVIDIA H200 GPU" and long["vae_long_device"] == "one CPU thread"
-    assert long["vae_retrace"].startswith("it retraces") and long["savae_retrace"].startswith("it does not retrace")
+    assert long["vae_retrace"].startswith("It retraces") and long["savae_retrace"].startswith("It does not retrace")
+    assert long["savae_long_where"] == ("trained on an NVIDIA H200 GPU, while `savae`'s seed-1 run trained on one "
+                                        "CPU thread")
     assert str(long["savae_long_nll"]) == "106.59" and str(long["vae_long_nll"]) == "106.44"
     assert str(long["savae_long_kl"]) == "3.661" and str(long["vae_long_kl"]) == "2.239"
-    assert long["long_rank_changes"] == "Yes, on one seed" and long["long_lower_long"] == "`vae`"
+    assert long["long_rank_changes"] == "Not judged on one seed; the order of the two changes"
+    assert long["long_lower_long"] == "`vae`"
     assert long["long_more_latent"] == "Yes" and long["long_collapse"] == "No"
     assert long["long_scale_words"] == "larger than either difference"
     table = latent_use_findings.long_runs(rec)
@@ -344,6 +348,7 @@ def test_latent_use_verdict_words_follow_the_numbers():
     assert a["depth_pairs"] == "2 layers KL ×3.0, IW-NLL -0.50, 4 layers KL ×0.5, IW-NLL +0.20"
     d = latent_use_findings.depth_reading(pd.DataFrame(rec["summary"]).set_index("setting"), depths)
     assert d["vae_kl_trend"] == "rises" and d["savae_kl_trend"] == "falls" and d["kl_above"] == "not above"
+    assert d["kl_trends"] == "`vae`'s KL rises as the decoder deepens, while `savae`'s falls"
 
 
 def _run(setting, mode, nll, kl, device="cpu", epochs=2, bounds=(100.0, 99.0)):
@@ -366,19 +371,23 @@ def test_long_reading_words_follow_the_numbers():
     # the order holds, savae-long on another device (no retrace), the VAE collapses when trained longer
     a = reading(short + [_run("vae-long", "vae", 106.5, 0.05, epochs=4),
                          _run("savae-long", "savae", 105.0, 2.5, device="cuda", epochs=4, bounds=(101.0, 99.5))])
-    assert a["long_rank_changes"] == "No, on one seed" and a["long_lower_long"] == "`savae`"
+    assert a["long_rank_changes"] == "Not judged on one seed; the order of the two holds"
+    assert a["long_lower_long"] == "`savae`"
     assert a["long_collapse"] == "Yes: `vae`" and a["long_more_latent"] == "Partly"
     assert a["long_which_higher"] == "KL higher, MI higher, AU not higher"
-    assert a["vae_retrace"].startswith("it retraces") and "identical" in a["vae_retrace"]
-    assert a["savae_retrace"].startswith("it does not retrace") and a["savae_short_device"] == "one CPU thread"
+    assert a["vae_retrace"].startswith("It retraces") and "identical" in a["vae_retrace"]
+    assert a["savae_retrace"].startswith("It does not retrace") and a["savae_short_device"] == "one CPU thread"
+    assert a["vae_retrace"].count(":") == 1 and a["vae_retrace"].endswith(".")
+    assert a["vae_long_where"] == "trained on one CPU thread, as `vae`'s seed-1 run did"
     assert a["savae_long_device"] == "an NVIDIA T4 GPU" and a["vae_long_device"] == "one CPU thread"
     assert str(a["savae_retrace_gap"]) == "1.00" and str(a["savae_gap_last"]) == "0.50"
     assert str(a["long_diff_long"]) == "-1.50" and a["long_scale_words"] == "not larger than both differences"
-    assert a["long_still_falling"] == "both still falling"
+    assert a["long_still_falling"] == "still falling for both"
     # the order flips, within the seeds' spread; SA-VAE uses z less; nobody collapses
     b = reading(short + [_run("vae-long", "vae", 105.9, 3.0, epochs=4),
                          _run("savae-long", "savae", 106.1, 2.5, epochs=4)])
-    assert b["long_rank_changes"] == "Yes, on one seed" and b["long_lower_long"] == "`vae`"
+    assert b["long_rank_changes"] == "Not judged on one seed; the order of the two changes"
+    assert b["long_lower_long"] == "`vae`"
     assert b["long_more_latent"] == "No" and b["long_collapse"] == "No"
     assert b["long_scale_words"] == "not larger than both differences"  # |diff| 1.0 at 2 epochs > sd 0.35
     assert latent_use_findings.long_reading({"rows": short, "summary": records.summarize(short)}) == {}
@@ -406,6 +415,7 @@ def test_saliency_readings_on_the_committed_record():
                                                                    "smaller, but it does not vanish")
     n = saliency_findings.noise_floor(rec)
     assert str(n["pure_fall"]) == "10.0" and n["noise_sentences"] == 200
+    assert n["s_list"] == "1, 10 and 100" and str(n["s_ratio"]) == "100" and (n["s_low"], n["s_high"]) == (1, 100)
     assert saliency_findings.tagger(rec)["acc_written"].startswith("**")
     t = saliency_findings.panel(rec, "savae", "coarse tag")
     order = saliency_findings.pos_order(t)
@@ -422,9 +432,71 @@ def test_saliency_verdict_words():
     assert saliency_findings.vanishes(0.05) == "it nearly vanishes"
     assert saliency_findings.noise_kind(9.0, 10.0) == "mostly noise"
     assert saliency_findings.noise_kind(1.1, 10.0) == "a real dependence on z, not noise"
-    assert saliency_findings.noise_kind(5.0, 10.0) == "part noise, part a real dependence on z"
+    assert saliency_findings.noise_kind(1.5, 10.0) == "part noise, part a real dependence on z"
+    assert saliency_findings.noise_kind(5.0, 10.0) == "mostly noise"  # 97 % of the S = 1 saliency is noise
     t = pd.DataFrame({"mean": [1.0, 3.0], "count": [3, 1]}, index=["a", "b"])
     assert saliency_findings.group_mean(t, ["a", "b", "c"]) == pytest.approx(1.5)
+
+
+def test_saliency_noise_words_follow_the_fall():
+    # a mean saliency that does not fall has no noise in it, whatever the sample counts (quick mode: S = 1 and 4)
+    assert saliency_findings.noise_share(1.0, 2.0) == 0 and saliency_findings.noise_share(2.0, 2.0) == 1
+    assert saliency_findings.noise_kind(1.0, 2.0) == "a real dependence on z, not noise"
+    assert saliency_findings.noise_kind(2.0, 2.0) == "mostly noise"
+    assert saliency_findings.noise_kind(1.0, 1.0) == "not measured"
+
+    def model(kl, au, checkpoint, falls):
+        floor = [{"samples": s, "sentences": 16, "output_saliency_mean": 0.1 * f, "input_saliency_mean": 0.2 * f}
+                 for s, f in zip((1, 4), falls)]
+        table = [{"rel_bucket": b, "mean": 0.1, "count": 5} for b in (0, 1)]
+        return {"checkpoint": checkpoint, "record": {"test": {"refine": {"kl": kl, "au": au}}},
+                "noise_floor": floor, "tables": {"input_saliency": {"relative position": table}}}
+
+    quick = {"config": {"panels": {"relative position": "rel_bucket"}},
+             "models": {"savae": model(0.004, 0, None, (1.0, 1.0)), "vae+anneal": model(0.003, 0, None, (2.0, 1.0))}}
+    n = saliency_findings.noise_floor(quick)
+    assert n["s_list"] == "1 and 4" and str(n["s_ratio"]) == "4" and str(n["pure_fall"]) == "2.0"
+    assert str(n["savae_out_fall"]) == "1.0" and n["savae_noise"] == "a real dependence on z, not noise"
+    assert n["vae_noise"] == "mostly noise"
+    note = saliency_findings.models_note(quick)
+    assert "tiny" in note and "committed models" in note and "next to no information" in note
+    assert "0 active units" in note and "We analyse the two committed" not in note
+    full = {"models": {"savae": model(0.844, 1, "a.pt", (1, 1)), "vae+anneal": model(0.003, 0, "b.pt", (1, 1))}}
+    note = saliency_findings.models_note(full)
+    assert note.startswith("We analyse the two committed")
+    assert "some information (KL 0.844 nats in 1 active unit)" in note
+    assert saliency_findings.channel(0.004, 0).startswith("carries next to nothing")
+    assert saliency_findings.channel(0.5, 0).startswith("carries next to nothing")  # no active unit
+    assert "one coarse property" in saliency_findings.channel(0.844, 1)
+    assert "a few coarse properties" in saliency_findings.channel(3.0, 4)
+    assert saliency_findings.channel(None, "–").startswith("carries next to nothing")
+
+
+def test_latent_use_sentences_read_as_sentences():
+    t = latent_use_findings.trends
+    assert t("vae", "falls", "savae", "falls") == "`vae`'s KL falls as the decoder deepens, as does `savae`'s"
+    assert t("vae", "rises", "savae", "falls") == "`vae`'s KL rises as the decoder deepens, while `savae`'s falls"
+    assert t("vae", "does not move in one direction", "savae", "does not move in one direction").endswith(
+        "as the decoder deepens, nor does `savae`'s")
+    assert latent_use_findings.rank_change("`vae`", "`savae`").startswith("Not judged on one seed")
+    # the cost table: a run timed on another device has no ratio, and the sentence names it without a dash
+    rows = [_run("vae", "vae", 107.0, 1.0), _run("savae-long", "savae", 105.0, 2.5, device="cuda")]
+    summary = records.summarize(rows)
+    for r in summary:
+        r["time_vs_vae"] = 1.0 if r["setting"] == "vae" else float("nan")
+    note = latent_use_findings.cost_note({"rows": rows, "summary": summary})
+    assert note == ("The exception is `savae-long`, timed on an NVIDIA T4 GPU: its time is not divided by a time "
+                    "of another device, so the table gives it no ratio.")
+    summary[1]["time_vs_vae"] = 5.0
+    assert latent_use_findings.cost_note({"rows": rows, "summary": summary}) == "Every run in the table has its ratio."
+    committed = latent_use_findings.cost_note(records.load(BOOK / "latent_use.json"))
+    assert committed.startswith("The exception is `savae-long`, timed on an NVIDIA H200 GPU") and "–" not in committed
+    # what the page says of the models it draws: quick models are labelled and not read as the record's
+    full, quick, mixed = (latent_use_findings.drawings(q, 6) for q in (0, 6, 2))
+    assert "ink and extent" in full["draw_compare"] and "committed" in full["draw_source"]
+    assert "(quick model)" in quick["draw_source"] and "ink" not in quick["draw_compare"]
+    assert "noise" in quick["draw_lead"] and "committed checkpoints" not in quick["draw_source"]
+    assert "(quick model)" in mixed["draw_source"] and "committed models' rows" in mixed["draw_compare"]
 
 
 def test_synthetic_readings():

@@ -22,6 +22,7 @@ from savae_lite.records.latent_use_runs import (  # noqa: F401 (the runs' names:
     GAIN,
     USED_KL,
     _iw,
+    _seed1,
     convergence,
     device_of,
     iw_check,
@@ -30,6 +31,7 @@ from savae_lite.records.latent_use_runs import (  # noqa: F401 (the runs' names:
     long_runs,
     mean_ink,
     nll_levels,
+    rank_change,
     retrace,
     same_examples,
     subset_ink,
@@ -144,19 +146,76 @@ def savae_vs_vae(depths: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"KL ratio": sa["KL"] / va["KL"], "IW-NLL diff": sa["IW-NLL"] - va["IW-NLL"]})
 
 
+def trends(a: str, a_trend: str, b: str, b_trend: str) -> str:
+    """One sentence on how two modes' KL moves as the decoder deepens, from their :func:`trend` words:
+    "`vae`'s KL falls as the decoder deepens, as does `savae`'s" when they agree, "..., while `savae`'s rises"
+    when they do not."""
+    head = f"`{a}`'s KL {a_trend} as the decoder deepens"
+    if a_trend != b_trend:
+        return f"{head}, while `{b}`'s {b_trend}"
+    return f"{head}, nor does `{b}`'s" if a_trend.startswith("does not") else f"{head}, as does `{b}`'s"
+
+
 def depth_reading(summary: pd.DataFrame, depths: pd.DataFrame) -> dict:
-    """The depth sweep in numbers and words: each mode's KL trend with depth, whether SA-VAE's KL is above the
-    VAE's at every depth, the range of the IW-NLL differences, and the main table's spread as yardstick."""
+    """The depth sweep in numbers and words: each mode's KL trend with depth (and both in one sentence,
+    ``kl_trends``: :func:`trends`), whether SA-VAE's KL is above the VAE's at every depth, the range of the
+    IW-NLL differences, and the main table's spread as yardstick."""
     pairs = savae_vs_vae(depths)
     d = pairs["IW-NLL diff"]
     S = summary
+    vae_trend, savae_trend = trend(list(depths.loc["vae"]["KL"])), trend(list(depths.loc["savae"]["KL"]))
     return {"depths": ", ".join(str(n) for n in sorted(depths.index.get_level_values("layers").unique())),
-            "vae_kl_trend": trend(list(depths.loc["vae"]["KL"])),
-            "savae_kl_trend": trend(list(depths.loc["savae"]["KL"])),
+            "vae_kl_trend": vae_trend, "savae_kl_trend": savae_trend,
+            "kl_trends": trends("vae", vae_trend, "savae", savae_trend),
             "kl_above": "above" if (pairs["KL ratio"] > 1).all() else "not above", "depth_count": len(pairs),
             "depth_diff_min": Num(d.min(), signed=True), "depth_diff_max": Num(d.max(), signed=True),
             "yard_vae_kl": PM.of(S.loc["vae"], "kl", 3), "yard_vae_nll": PM.of(S.loc["vae"], "iw_nll"),
             "yard_savae_kl": PM.of(S.loc["savae"], "kl", 3), "yard_savae_nll": PM.of(S.loc["savae"], "iw_nll")}
+
+
+def cost_note(rec) -> str:
+    """The sentence on the runs of the cost table without a ratio to the VAE's epoch (``time_vs_vae`` missing: a
+    time of another device than the VAE's), naming each with its device; when every run has its ratio, a sentence
+    that says so."""
+    S = pd.DataFrame(rec["summary"]).set_index("setting")
+    seed1 = _seed1(rec)
+    if "time_vs_vae" not in S:
+        return "The record gives no ratios."
+    odd = [n for n in S.index if pd.isna(S.loc[n, "time_vs_vae"]) and n in seed1]
+    if not odd:
+        return "Every run in the table has its ratio."
+    named = " and ".join(f"`{n}`, timed on {device_of(seed1[n])}" for n in odd)
+    one = len(odd) == 1
+    return (f"The exception{'' if one else 's'} {'is' if one else 'are'} {named}: "
+            f"{'its time is' if one else 'their times are'} not divided by a time of another device, so the table "
+            f"gives {'it' if one else 'them'} no ratio.")
+
+
+def drawings(quick: int, shown: int) -> dict:
+    """What the page says about the models it draws, given how many of the ``shown`` models are the quick
+    suite's tiny ones (``quick``, labelled *(quick model)*): which models they are (``draw_source``), what to
+    expect of their reconstructions (``draw_lead``) and how to compare the rows (``draw_compare``)."""
+    if quick == 0:
+        return {"draw_source": "The models below are the first-seed runs of every mode, loaded from small "
+                               "committed checkpoints.",
+                "draw_lead": "Do not expect the reconstructions to look like their inputs.",
+                "draw_compare": "Compare the rows by their ink and extent, not their shapes."}
+    if quick >= shown:
+        return {"draw_source": "The models below are the quick suite's tiny models, one per mode it trains, "
+                               "each trained for a few seconds; each label says *(quick model)*. They are not "
+                               "the record's models.",
+                "draw_lead": "The tiny models have not learnt to draw characters: their rows are close to "
+                             "noise. Even the record's models would not draw their inputs back.",
+                "draw_compare": "These rows show only that reconstruction and sampling run end to end; they "
+                                "say nothing about how much the record's models use *z*."}
+    return {"draw_source": "The models below are the first-seed runs of every mode, loaded from small committed "
+                           "checkpoints. A mode whose checkpoint is absent is drawn by the quick suite's tiny "
+                           "model of the same mode, trained for a few seconds, and its label says *(quick "
+                           "model)*.",
+            "draw_lead": "Do not expect the reconstructions to look like their inputs; the rows of a quick model "
+                         "are close to noise.",
+            "draw_compare": "Compare the committed models' rows by their ink and extent, not their shapes; the "
+                            "quick models' rows say nothing about the record."}
 
 
 def convergence_table(conv: pd.DataFrame, order: list[str]) -> pd.DataFrame:

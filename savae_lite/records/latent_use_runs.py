@@ -188,10 +188,11 @@ def _lower(nll: dict, a: str, b: str) -> str:
 
 def long_reading(rec, a: str = "savae", b: str = "vae") -> dict:
     """The two-sided long run in numbers and words (seed 1 of ``a`` and ``b``, each at the preset's length and as
-    ``<mode>-long``): each run's device and whether it retraces its shorter run (same device: :func:`retrace`;
-    another device: a separate run, with the gap of their validation bounds); the changes of IW-NLL, KL, MI and
-    AU with training; which mode has the lower IW-NLL at each length and whether that order changes (one seed:
-    words, not a test; the main table's seed sd as scale); whether ``a`` still uses z more (KL, MI and AU
+    ``<mode>-long``): each run's device (``<mode>_long_where``: where it and its shorter run trained) and whether
+    it retraces its shorter run (``<mode>_retrace``, sentences; same device: :func:`retrace`; another device: a
+    separate run, with the gap of their validation bounds); the changes of IW-NLL, KL, MI and AU with training;
+    which mode has the lower IW-NLL at each length and whether that order changes (one seed: not judged,
+    :func:`rank_change`; the main table's seed sd as scale); whether ``a`` still uses z more (KL, MI and AU
     higher); whether either collapses (KL below :data:`~savae_lite.records.latent_use_runs.USED_KL`). Empty
     when a long run is missing."""
     seed1 = _seed1(rec)
@@ -219,22 +220,24 @@ def long_reading(rec, a: str = "savae", b: str = "vae") -> dict:
         hs = pd.DataFrame(s["history"]).set_index("epoch")["nll_bound"]
         hg = pd.DataFrame(g["history"]).set_index("epoch")["nll_bound"]
         out[f"{p}_gap_last"] = Num(abs(float(hg.loc[last] - hs.loc[last])))
+        out[f"{p}_long_where"] = (f"trained on {device_of(g)}, as `{m}`'s seed-1 run did" if same_device else
+                                  f"trained on {device_of(g)}, while `{m}`'s seed-1 run trained on {device_of(s)}")
         if same_device:
-            out[f"{p}_retrace"] = (f"it retraces the {last}-epoch run: its validation bounds over those epochs are "
-                                   f"{r['retrace_words']} (largest difference {r['retrace_gap']} nats)")
+            out[f"{p}_retrace"] = (f"It retraces the {last}-epoch run: its validation bounds over those epochs are "
+                                   f"{r['retrace_words']} (largest difference {r['retrace_gap']} nats).")
         else:
-            out[f"{p}_retrace"] = (f"it does not retrace the {last}-epoch run: another device draws other random "
-                                   f"numbers, so it is a second run with the same seed and set-up; their "
-                                   f"validation bounds differ by up to "
-                                   f"{r['retrace_gap']} nats over the first {last} epochs "
-                                   f"({out[f'{p}_gap_last']} at epoch {last})")
+            out[f"{p}_retrace"] = (f"It does not retrace the {last}-epoch run: another device draws other random "
+                                   f"numbers, so it is a second run with the same seed and set-up. Their "
+                                   f"validation bounds differ by up to {r['retrace_gap']} nats over the first "
+                                   f"{last} epochs ({out[f'{p}_gap_last']} at epoch {last}). Its seconds per epoch "
+                                   f"were timed on that device and are not compared with the other runs' times.")
     nll12 = {m: short[m]["iw_nll"] for m in (a, b)}
     nll30 = {m: long[m]["iw_nll"] for m in (a, b)}
     lower12, lower30 = _lower(nll12, a, b), _lower(nll30, a, b)
     out.update(long_lower_short=lower12, long_lower_long=lower30,
                long_diff_short=Num(nll12[a] - nll12[b], signed=True),
                long_diff_long=Num(nll30[a] - nll30[b], signed=True),
-               long_rank_changes="Yes, on one seed" if lower12 != lower30 else "No, on one seed",
+               long_rank_changes=rank_change(lower12, lower30),
                long_sd_a=Num(S.loc[a, "iw_nll_sd"]) if "iw_nll_sd" in S and a in S.index else Num(None),
                long_sd_b=Num(S.loc[b, "iw_nll_sd"]) if "iw_nll_sd" in S and b in S.index else Num(None))
     higher = {k: long[a][k] > long[b][k] for k in ("kl", "mi", "au")}
@@ -251,11 +254,18 @@ def long_reading(rec, a: str = "savae", b: str = "vae") -> dict:
     gains = convergence({"rows": list(long.values())}).set_index("setting")[GAIN]
     falling = [m for m in (a, b) if gains[f"{m}-long"] > 0]
     out["long_gain_a"], out["long_gain_b"] = Num(gains[f"{a}-long"]), Num(gains[f"{b}-long"])
-    out["long_still_falling"] = ("both still falling" if len(falling) == 2 else "neither still falling"
+    out["long_still_falling"] = ("still falling for both" if len(falling) == 2 else "no longer falling for either"
                                  if not falling else f"still falling for `{falling[0]}` only")
     collapsed = [m for m in (a, b) if long[m]["kl"] < USED_KL]
     out["long_collapse"] = ("No" if not collapsed else "Yes: " + " and ".join(f"`{m}`" for m in collapsed))
     return out
+
+
+def rank_change(lower_short: str, lower_long: str) -> str:
+    """The verdict on whether longer training changes which mode has the lower IW-NLL, from the lower one at each
+    length (``"`vae`"``, ``"`savae`"`` or ``"neither"``): with one seed per run it is not judged; the words say
+    only whether the order of the two runs changed."""
+    return "Not judged on one seed; the order of the two " + ("changes" if lower_short != lower_long else "holds")
 
 
 def retrace(short: dict, long: dict) -> dict:

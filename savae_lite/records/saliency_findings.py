@@ -11,7 +11,8 @@ import math
 
 import pandas as pd
 
-from savae_lite.records.tables import Num, pct
+from savae_lite.records.collapsed import COLLAPSED_KL
+from savae_lite.records.tables import Num, counted, pct
 
 #: the paper's nine part-of-speech classes (Figure 4), content words first
 PAPER_POS = ["NN", "JJ", "VB", "CD", "</s>", "CC", "DT", "IN", "TO"]
@@ -104,19 +105,38 @@ def answers(rec) -> dict:
     }
 
 
+def noise_share(fall: float, pure: float) -> float:
+    """The share of estimation noise in the mean saliency at the fewest samples, from how far it falls to the most
+    samples (``fall``) against the fall ``pure`` of pure noise (the square root of the ratio of sample counts).
+    A mean saliency is about :math:`\\sqrt{m^2 + \\sigma^2/S}` (a real dependence :math:`m`, noise of standard
+    deviation :math:`\\sigma`, :math:`S` samples), so the noise's share :math:`(\\sigma^2/S)/(m^2 + \\sigma^2/S)`
+    at the fewest samples is
+    :math:`(1 - 1/\\mathrm{fall}^2) / (1 - 1/\\mathrm{pure}^2)`, clipped to [0, 1]: 0 when it does not fall,
+    1 when it falls as pure noise does."""
+    if pure <= 1 or fall <= 0:
+        return math.nan
+    return min(1.0, max(0.0, (1 - 1 / fall**2) / (1 - 1 / pure**2)))
+
+
 def noise_kind(fall: float, pure: float) -> str:
     """Words for how far a mean saliency falls from the fewest to the most posterior samples, against the fall
-    ``pure`` of pure estimation noise (the square root of the ratio of sample counts)."""
-    if fall > 0.6 * pure:
+    ``pure`` of pure estimation noise: by the noise's share at the fewest samples (:func:`noise_share`), "mostly
+    noise" above 3/4, "a real dependence on z, not noise" below 1/4, "part noise, part a real dependence on z"
+    between."""
+    share = noise_share(fall, pure)
+    if math.isnan(share):
+        return "not measured"
+    if share > 0.75:
         return "mostly noise"
-    if fall < 0.4 * pure:
+    if share < 0.25:
         return "a real dependence on z, not noise"
     return "part noise, part a real dependence on z"
 
 
 def noise_floor(rec) -> dict:
-    """The noise-floor check: per model, the factor by which output and input saliency fall from the fewest to
-    the most samples, with its words; the fall of pure noise; the input saliency's first and last tenth."""
+    """The noise-floor check: the sample counts measured (``s_list``, ``s_low``, ``s_high`` and their ratio
+    ``s_ratio``); per model, the factor by which output and input saliency fall from the fewest to the most
+    samples, with its words; the fall of pure noise; the input saliency's first and last tenth."""
     M = rec["models"]
     out = {}
     for key, m in (("savae", M["savae"]), ("vae", M["vae+anneal"])):
@@ -124,13 +144,58 @@ def noise_floor(rec) -> dict:
         lo, hi = rows[0], rows[-1]
         pure = math.sqrt(hi["samples"] / lo["samples"])
         fall = lo["output_saliency_mean"] / hi["output_saliency_mean"]
-        out.update({"s_low": lo["samples"], "s_high": hi["samples"], "pure_fall": Num(pure, 1),
+        counts = [r["samples"] for r in rows]
+        out.update({"s_list": ", ".join(map(str, counts[:-1])) + f" and {counts[-1]}" if len(counts) > 1
+                    else str(counts[0]), "s_ratio": Num(hi["samples"] / lo["samples"], 0),
+                    "s_low": lo["samples"], "s_high": hi["samples"], "pure_fall": Num(pure, 1),
                     "noise_sentences": lo["sentences"], f"{key}_out_fall": Num(fall, 1),
                     f"{key}_noise": noise_kind(fall, pure),
                     f"{key}_in_fall": Num(lo["input_saliency_mean"] / hi["input_saliency_mean"], 1)})
         t = panel(rec, "savae" if key == "savae" else "vae+anneal", "relative position", "input_saliency")
         out[f"{key}_in_first"], out[f"{key}_in_last"] = Num(t["mean"].iloc[0], 4), Num(t["mean"].iloc[-1], 4)
     return out
+
+
+def uses_z(kl, au) -> bool:
+    """Whether a model's latent carries information: a KL of at least
+    :data:`~savae_lite.records.collapsed.COLLAPSED_KL` nats in at least one active unit."""
+    try:
+        return float(kl) >= COLLAPSED_KL and int(au) > 0
+    except (TypeError, ValueError):  # not recorded
+        return False
+
+
+def models_note(rec) -> str:
+    """Which two models the record analyses (chapter 5's committed checkpoints, or tiny models trained for quick
+    mode) and, from SA-VAE's test KL and active units, whether its z carries anything to analyse."""
+    M = rec["models"]
+    sa = test_metrics(M["savae"])
+    kl, au = Num(sa.get("kl"), 3), sa.get("au")
+    if all(m.get("checkpoint") for m in M.values()):
+        head = ("We analyse the two committed PTB models of chapter 5, the first seed's annealed VAE "
+                "(`vae+anneal`) and SA-VAE, rather than training new ones: these are the models whose collapse "
+                "chapter 5 measured.")
+    else:
+        head = ("This page analyses two tiny PTB models trained here for a few seconds, an annealed VAE "
+                "(`vae+anneal`) and an SA-VAE, in place of chapter 5's committed models.")
+    use = f"KL {kl} nats in {counted(au, 'active unit')}"
+    if uses_z(sa.get("kl"), au):
+        return f"{head} SA-VAE's *z* carries some information ({use}); the question is what it is used for."
+    return (f"{head} SA-VAE's *z* carries next to no information ({use}), so the saliencies below show how the "
+            f"measures behave on collapsed models, not what a latent encodes.")
+
+
+def channel(kl, au) -> str:
+    """What SA-VAE's z can carry, in words, from its test KL and active units: nothing when collapsed
+    (:func:`uses_z`), one coarse property with one active unit, a few with more."""
+    if not uses_z(kl, au):
+        return ("carries next to nothing about a sentence, against the paper's seven nats: its saliencies "
+                "measure how the decoder reacts to a *z* that holds no information")
+    if int(au) == 1:
+        return ("can carry little more than one coarse property of a sentence, so the question is which words "
+                "that property helps with, a much narrower channel than the paper's seven nats")
+    return ("can carry a few coarse properties of a sentence, so the question is which words they help with, a "
+            "narrower channel than the paper's seven nats")
 
 
 def tagger(rec) -> dict:
