@@ -19,10 +19,12 @@ module                   what
 ``tables``               numbers, ``mean ± sd`` and the one table helper
 ``comparisons``          difference, separated by more than k sd, trend, rank
 ``page``                 glue for the prose
+``original_findings``    chapter 3's: the original code's backward pass (audit) and the cost against K
 ``synthetic_findings``   chapter 4's readings (the synthetic experiment)
 ``collapsed``            when a latent counts as collapsed; how a setting's use of it reads
 ``collapse_findings``    chapter 5's (text VAEs and posterior collapse)
 ``collapse_sweeps``      chapter 5's sweeps: K = 10, aggressive training's MI check at He et al.'s scale
+``documents_findings``   chapter 5's documents study (ours): multi-sentence PTB, the original-gradient unit
 ``latent_use_findings``  chapter 6's (image VAEs)
 ``latent_use_runs``      chapter 6's long runs, the IW-NLL's images and why its NLLs differ in level
 ``saliency_findings``    chapter 7's (saliency)
