@@ -256,7 +256,7 @@ def svi_path(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, c
 # ---- the words the chapters glue -----------------------------------------------------------------------
 #: Two gaps that differ by at most this fraction of the larger one read as equal (see :func:`compare_gaps`).
 GAP_REL_TOL = 0.25
-#: ... or by at most this many nats: below it, differences are training noise on the toy model.
+#: ... or by at most this many nats (differences this small are training noise on the toy model).
 GAP_ABS_TOL = 0.01
 
 

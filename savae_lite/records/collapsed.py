@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from savae_lite.records.tables import PM, counted
 
-COLLAPSED_KL = 0.1  # nats per example: below this the posterior has collapsed (every chapter and the closing page)
+#: Below this KL in nats per example the posterior has collapsed (every chapter and the closing page).
+COLLAPSED_KL = 0.1
 
 
 def use(row) -> str:

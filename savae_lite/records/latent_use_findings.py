@@ -147,9 +147,9 @@ def savae_vs_vae(depths: pd.DataFrame) -> pd.DataFrame:
 
 
 def trends(a: str, a_trend: str, b: str, b_trend: str) -> str:
-    """One sentence on how two modes' KL moves as the decoder deepens, from their :func:`trend` words:
-    "`vae`'s KL falls as the decoder deepens, as does `savae`'s" when they agree, "..., while `savae`'s rises"
-    when they do not."""
+    """One sentence on how two modes' KL moves as the decoder deepens, from their
+    :func:`~savae_lite.records.comparisons.trend` words: "`vae`'s KL falls as the decoder deepens, as does
+    `savae`'s" when they agree, "..., while `savae`'s rises" when they do not."""
     head = f"`{a}`'s KL {a_trend} as the decoder deepens"
     if a_trend != b_trend:
         return f"{head}, while `{b}`'s {b_trend}"

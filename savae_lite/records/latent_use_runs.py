@@ -23,7 +23,7 @@ from savae_lite.records.tables import Num, missing
 DRAWERS = 20
 
 
-#: Below this mean KL (nats per image) a model does not use z: the text chapter's threshold for collapse.
+#: Below this mean KL in nats per image a model does not use z (the text chapter's threshold for collapse).
 USED_KL = COLLAPSED_KL
 #: the column of :func:`convergence` that says how much the validation bound still fell per epoch
 GAIN = "gain per epoch, last 3 (nats)"

@@ -77,8 +77,8 @@ def answers(rec) -> dict:
 CLOSE_TO_FLOOR = 1.25
 #: ... at most this many times "stays within twice" it; above, it "runs well above" it.
 WITHIN_TWICE = 2.0
-#: A ratio below this is a step measured faster than its floor: the timings are noise-dominated there, and the
-#: words say that the ratios "scatter around" the floor.
+#: A ratio below this is a step measured faster than its floor (the timings are noise-dominated there, and the
+#: words say that the ratios "scatter around" the floor).
 BELOW_FLOOR = 0.9
 
 

@@ -19,8 +19,8 @@ from savae_lite.records.tables import PM, Num, counted
 COLUMNS = {"bound": "test bound (nats)", "gap": "bound − true NLL (nats)", "kl": "KL (nats)", "mi": "MI (nats)",
            "bound_no_refine": "bound without SVI (nats)", "iw_nll": "model's own NLL (IW, nats)",
            "epochs_run": "epochs", "train_s": "train time (s)"}
-#: decimals of the chapter's tables where they differ from the book's rule: training times of a quick run are a
-#: second or less, which whole seconds would show as "0 ± 0"
+#: Decimals of the chapter's tables where they differ from the book's rule (training times of a quick run are a
+#: second or less, which whole seconds would show as "0 ± 0").
 TABLE_DECIMALS = {"train_s": 1}
 #: the mode whose claims the chapter checks, and its name in the prose
 SAVAE, SAVAE_NAME = "savae", "SA-VAE"
