@@ -295,3 +295,18 @@ def test_set_up_quotes_the_config():
     assert (s["cfg_max_len"], s["cfg_sentences"], s["cfg_vocab"], s["cfg_k"]) == (20, "10,000", "5,000", 5)
     assert (s["cfg_decay_start"], s["cfg_epochs"], s["cfg_warmup"], s["cfg_sweep_decay"]) == (8, 25, "5", 12)
     assert s["cfg_iw_examples"] == s["cfg_iw_samples"] == "500"
+
+
+def test_aggressive_sweep_reading_with_two_seeds():
+    """A second seed of the aggressive sweep: the phase is told per seed, and the IW-NLL is a mean over both."""
+    rec = records.load(BOOK / "collapse.json")
+    obj = committed("collapse-sweeps")
+    s1 = next(r for r in obj["rows"] if r["setting"] == "aggressive-every3125")
+    s2 = copy.deepcopy(s1)
+    s2.update(seed=2, unit="aggressive-every3125-s2", iw_nll=s1["iw_nll"] + 0.2)
+    both = collapse_findings.answers(rec, with_rows(obj, [s2]))["ag_sweep"]
+    assert "phase stayed on through all 13 epochs in each of its 2 seeds" in both
+    assert "over 2 seeds" in both
+    s2["history"] = [{**h, "aggressive": h["epoch"] < 5} for h in s2["history"]]
+    mixed = collapse_findings.answers(rec, with_rows(obj, [s2]))["ag_sweep"]
+    assert "phase stayed on in seed 1 and was first off in epoch 5 in seed 2" in mixed

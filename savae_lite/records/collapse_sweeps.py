@@ -158,12 +158,19 @@ def k_reading(rec, sweeps) -> dict:
 
 
 def _phase(rows) -> str:
-    """When the aggressive phase of ``rows`` (one per seed) was first off, in words."""
+    """When the aggressive phase of ``rows`` (one per seed) was first off, in words: "stayed on through all 13
+    epochs" (in each seed, with several), or per seed "was first off in epoch 2 in seed 1 and stayed on in
+    seed 2"."""
     ends = [phase_end(r) for r in rows]
     if all(e == "never" for e in ends):
-        epochs = ", ".join(str(int(r["epochs_run"])) for r in rows)
-        return f"stayed on through all {epochs} epochs"
-    return "was first off in epoch " + ", ".join(ends)
+        epochs = sorted({int(r["epochs_run"]) for r in rows})
+        span = (f"all {epochs[0]} epochs" if len(epochs) == 1 else
+                f"all of its epochs ({', '.join(str(int(r['epochs_run'])) for r in rows)})")
+        return f"stayed on through {span}" + (f" in each of its {len(rows)} seeds" if len(rows) > 1 else "")
+    if len(rows) == 1:
+        return f"was first off in epoch {ends[0]}"
+    return " and ".join(f"stayed on in seed {r.get('seed')}" if e == "never" else
+                        f"was first off in epoch {e} in seed {r.get('seed')}" for r, e in zip(rows, ends))
 
 
 def aggressive_reading(rec, sweeps) -> dict:
