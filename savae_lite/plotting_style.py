@@ -38,12 +38,13 @@ MODE_COLORS = {
 }
 
 #: The colour of each method or quantity, shared by all chapters (the modes, plus the reference objects of the
-#: first chapters, the true posterior, the best diagonal q and an encoder).
+#: first chapters, the true posterior, the best diagonal q, an encoder and the narrow encoder).
 METHOD_COLORS = {
     **MODE_COLORS,
     "posterior": "#000000",
     "best diagonal q": "#E69F00",
     "encoder": MODE_COLORS["vae"],
+    "narrow encoder": "#882255",  # wine: the one-unit encoder of chapters 1 and 2
 }
 
 #: Colours for names that are neither a mode nor a setting of one (stable per name, see :func:`color_of`).

@@ -124,6 +124,14 @@ def test_every_mode_has_its_own_colour_distinct_under_colour_blindness():
     assert plotting.color_of("savae-K10") == plotting.color_of("savae-long") == plotting.MODE_COLORS["savae"]
     assert plotting.color_of("vae+anneal-dec64") == plotting.MODE_COLORS["vae+anneal"]
     assert plotting.color_of("something else") in plotting.EXTRA_COLORS
+    # the methods that share the figures of chapters 1 and 2 are told apart as well
+    together = ("encoder", "narrow encoder", "posterior", "best diagonal q", "svi")
+    lab = {m: mc.to_rgb(plotting.color_of(m)) for m in together}
+    for vision, matrix in CVD.items():
+        pairs = [(float(np.linalg.norm(_lab(lab[a], matrix) - _lab(lab[b], matrix))), a, b)
+                 for a, b in itertools.combinations(together, 2)]
+        worst = min(pairs)
+        assert worst[0] >= 12.0, f"{worst[1]} and {worst[2]} look alike under {vision} (ΔE {worst[0]:.1f})"
     assert plotting.rgb_of("savae") == (213, 94, 0)
 
 
