@@ -58,13 +58,19 @@ def test_the_documents_preset_and_study():
     cfg.validate()
     assert cfg.data.doc_words == 70 and cfg.train.svi.steps == 10 and cfg.train.aggressive_mi_every == 3125
     assert [(s.name, s.seeds) for s in documents.STUDY.settings] == [
-        ("autoreg", 3), ("vae+anneal", 3), ("savae", 3), ("aggressive+anneal", 1), ("savae-original", 1)]
+        ("autoreg", 3), ("vae+anneal", 3), ("savae", 3), ("aggressive+anneal", 1), ("savae-original", 1),
+        ("savae-original-long", 1)]
     agg = study.unit_config(cfg, documents.STUDY.setting("aggressive+anneal"), 1, "w")
     assert agg.train.kl_start == 0.1 and agg.train.mode == "aggressive"
     orig = study.unit_config(cfg, documents.STUDY.setting("savae-original"), 1, "w")
     sa = study.unit_config(cfg, documents.STUDY.setting("savae"), 1, "w")
     assert orig.train.svi.hvp == "original" and sa.train.svi.hvp == "fd" and cfg.train.svi.hvp == "fd"
-    assert orig.train.epochs == sa.train.epochs  # as long as the others: until validation stops improving
+    assert orig.train.epochs == documents.ORIGINAL_EPOCHS < sa.train.epochs
+    # the long run continues the short one to the others' schedule: the same set-up but the epochs
+    long = study.unit_config(cfg, documents.STUDY.setting("savae-original-long"), 1, "w")
+    assert documents.STUDY.setting("savae-original-long").continues == "savae-original"
+    assert long.train.epochs == sa.train.epochs and long.train.svi.hvp == "original"
+    assert long.train.out_dir not in (orig.train.out_dir, sa.train.out_dir)
     assert orig.train.out_dir != sa.train.out_dir  # its own key
     bad = preset("omniglot-study-quick")
     bad.data.doc_words = 50

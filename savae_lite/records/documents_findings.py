@@ -20,6 +20,7 @@ from savae_lite.records.comparisons import WITHIN, compare, separated, yes_no
 from savae_lite.records.tables import PM, Num, counted
 
 LM, VAE, SAVAE, AGGRESSIVE, ORIGINAL = "autoreg", "vae+anneal", "savae", "aggressive+anneal", "savae-original"
+ORIGINAL_LONG = "savae-original-long"  # the same run continued on the others' schedule
 NOT_MEASURED = "Not measured yet"
 
 
@@ -54,17 +55,33 @@ def scale(rec) -> dict:
             "doc_original_length": original_length(rec)}
 
 
+def original_row(rec) -> dict | None:
+    """The longest run of the original-backward audit in ``rec``: ``savae-original-long``'s row when the record
+    has it, else ``savae-original``'s (its first epochs), else None."""
+    rows = {r["setting"]: r for r in rec["rows"] if r["setting"] in (ORIGINAL, ORIGINAL_LONG)}
+    return rows.get(ORIGINAL_LONG, rows.get(ORIGINAL))
+
+
+def _cut_short(rec, row: dict) -> bool:
+    """``row`` trained fewer epochs than every SA-VAE seed: compare validation at its last epoch, not test."""
+    savae = [int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == SAVAE]
+    return bool(savae) and int(row["epochs_run"]) < min(savae)
+
+
 def original_length(rec) -> str:
-    """How long the ``savae-original`` unit of ``rec`` trained, a sentence for the page: as long as SA-VAE's seeds
-    (its answer then compares test numbers), or only its first epochs, with where training stood then (annealing
-    done or not, learning rate halved or not; its answer then compares validation at the same epoch)."""
-    row = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
+    """How long the original-backward audit (:func:`original_row`) trained, a sentence for the page: as long as
+    SA-VAE's seeds (its answer then compares test numbers), or only its first epochs, with where training stood
+    then (annealing done or not, learning rate halved or not; its answer then compares validation at the same
+    epoch)."""
+    row = original_row(rec)
     if row is None:
         return "It is still to run."
     n = int(row["epochs_run"])
-    savae = [int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == SAVAE]
-    if not savae or n >= min(savae):
-        return (f"It trained {n} epochs, until its validation stopped improving, like SA-VAE's seeds, so its "
+    if not _cut_short(rec, row):
+        first = next((int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == ORIGINAL), None)
+        how = (f" (its first {first} as `{ORIGINAL}`, the rest as `{ORIGINAL_LONG}`, continued from that run's "
+               "final checkpoint)" if row["setting"] == ORIGINAL_LONG and first and first < n else "")
+        return (f"It trained {n} epochs{how}, until its validation stopped improving, like SA-VAE's seeds, so its "
                 "answer below compares test numbers on the same documents.")
     warmup = int(rec["config"]["train"].get("kl_warmup_epochs", 0))
     lrs = {h["lr"] for h in row.get("history", [])}
@@ -219,37 +236,50 @@ def original_answer(rec) -> str:
     """Does training on the original code's backward pass (``hvp='original'``, :mod:`savae_lite.original_backward`)
     change what SA-VAE learns? Its seed against SA-VAE's seeds: when it trained as long as they did, its latent use
     and its IW-NLL on the same documents, the difference judged against 2 sd of SA-VAE's seeds; when it trained
-    fewer epochs (a run cut short), its validation KL, MI, AU and bound at its last epoch
+    fewer epochs (``savae-original`` alone, its first epochs), its validation KL, MI, AU and bound at its last epoch
     against SA-VAE's seeds at the same epoch (same schedule up to there), with the annealed VAE's at that epoch
     beside them: "Yes" when its KL or its bound lies more than 2 sd of SA-VAE's seeds away, or one collapses and
     the other does not. "Not measured yet" while either is
     missing."""
-    same = same_examples(rec)
-    if ORIGINAL not in same.index or SAVAE not in same.index or not _complete(rec, SAVAE):
+    same, orig_row = same_examples(rec), original_row(rec)
+    if orig_row is None or SAVAE not in same.index or not _complete(rec, SAVAE):
         return f"{NOT_MEASURED}: savae-original-s1 is still to run."
+    if _cut_short(rec, orig_row):
+        changed, early = _at_epoch_reading(rec, orig_row)
+        return f"{'Yes' if changed else 'No'}: {early}"
+    name = orig_row["setting"]
+    if name not in same.index:
+        return f"{NOT_MEASURED}: {orig_row['unit']} has no IW-NLL on the test documents."
     S = {e["setting"]: e for e in rec["summary"]}
-    orig_row = next(r for r in rec["rows"] if r["setting"] == ORIGINAL)
-    epoch = int(orig_row["epochs_run"])
-    if epoch < min(int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == SAVAE):
-        o, sa = at_epoch(rec, ORIGINAL, epoch), at_epoch(rec, SAVAE, epoch)
-        words = separated(o["nll_bound"], sa.get("nll_bound_sd"), sa["nll_bound"], sa.get("nll_bound_sd"))
-        kl_words = separated(o["kl"], sa.get("kl_sd"), sa["kl"], sa.get("kl_sd"), lower_is_better=False,
-                             senses=("higher", "lower"))
-        changed = words != WITHIN or kl_words != WITHIN or collapsed(o) != collapsed(sa)
-        vae = at_epoch(rec, VAE, epoch)
-        beside = (f" For comparison, the annealed VAE at epoch {epoch}: KL {PM.of(vae, 'kl', 3)}, bound "
-                  f"{PM.of(vae, 'nll_bound')}." if vae else "")
-        return (f"{'Yes' if changed else 'No'}: after {epoch} epochs with the original's backward pass its "
-                f"validation KL is {Num(o['kl'], 3)} (MI {Num(o['mi'], 3)}, AU {Num(o['au'], 0)}) against "
-                f"SA-VAE's {PM.of(sa, 'kl', 3)} (AU {PM.of(sa, 'au', 1)}; {sa['seeds']} seeds at epoch {epoch}), "
-                f"{kl_words}, and its validation bound "
-                f"{Num(o['nll_bound'])} against SA-VAE's {PM.of(sa, 'nll_bound')}, "
-                f"{Num(o['nll_bound'] - sa['nll_bound'], 2, signed=True)} nats, {words} (the yardstick is SA-VAE's "
-                f"spread over its seeds; one seed has none).{beside}")
-    orig, sa = same.loc[ORIGINAL].to_dict(), same.loc[SAVAE].to_dict()
+    orig, sa = same.loc[name].to_dict(), same.loc[SAVAE].to_dict()
     words = separated(orig["iw_nll"], sa.get("iw_nll_sd"), sa["iw_nll"], sa.get("iw_nll_sd"))
-    kept = "it keeps z in use" if not collapsed(S[ORIGINAL]) else "z collapses"
-    return (f"{'No' if words == WITHIN and not collapsed(S[ORIGINAL]) else 'Yes'}: with the original's backward "
-            f"pass {kept} ({use(S[ORIGINAL])}; SA-VAE: KL {PM.of(S[SAVAE], 'kl', 3)}); its IW-NLL "
+    kept = "it keeps z in use" if not collapsed(S[name]) else "z collapses"
+    short = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
+    early = (" Early in training it stood apart: " + _at_epoch_reading(rec, short)[1]
+             if short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
+    return (f"{'No' if words == WITHIN and not collapsed(S[name]) else 'Yes'}: with the original's backward "
+            f"pass {kept} ({use(S[name])}; SA-VAE: KL {PM.of(S[SAVAE], 'kl', 3)}); its IW-NLL "
             f"{Num(orig['iw_nll'])} against SA-VAE's {PM.of(sa, 'iw_nll')}, "
-            f"{Num(orig['iw_nll'] - sa['iw_nll'], 2, signed=True)} nats ({words}; the sd is SA-VAE's).")
+            f"{Num(orig['iw_nll'] - sa['iw_nll'], 2, signed=True)} nats ({words}; the sd is SA-VAE's).{early}")
+
+
+def _at_epoch_reading(rec, row: dict) -> tuple[bool, str]:
+    """The original-backward run ``row`` against SA-VAE's seeds at its last epoch of validation: whether its KL
+    or bound lies more than 2 sd of SA-VAE's seeds away (or one collapses and the other does not), and the
+    reading in words, with the annealed VAE at that epoch beside them."""
+    epoch = int(row["epochs_run"])
+    o = next(h for h in row["history"] if h["epoch"] == epoch)
+    sa = at_epoch(rec, SAVAE, epoch)
+    words = separated(o["nll_bound"], sa.get("nll_bound_sd"), sa["nll_bound"], sa.get("nll_bound_sd"))
+    kl_words = separated(o["kl"], sa.get("kl_sd"), sa["kl"], sa.get("kl_sd"), lower_is_better=False,
+                         senses=("higher", "lower"))
+    changed = words != WITHIN or kl_words != WITHIN or collapsed(o) != collapsed(sa)
+    vae = at_epoch(rec, VAE, epoch)
+    beside = (f" For comparison, the annealed VAE at epoch {epoch}: KL {PM.of(vae, 'kl', 3)}, bound "
+              f"{PM.of(vae, 'nll_bound')}." if vae else "")
+    return changed, (f"after {epoch} epochs with the original's backward pass its "
+                     f"validation KL is {Num(o['kl'], 3)} (MI {Num(o['mi'], 3)}, AU {Num(o['au'], 0)}) against "
+                     f"SA-VAE's {PM.of(sa, 'kl', 3)} (AU {PM.of(sa, 'au', 1)}; {sa['seeds']} seeds at epoch "
+                     f"{epoch}), {kl_words}, and its validation bound {Num(o['nll_bound'])} against SA-VAE's "
+                     f"{PM.of(sa, 'nll_bound')}, {Num(o['nll_bound'] - sa['nll_bound'], 2, signed=True)} nats, "
+                     f"{words} (the yardstick is SA-VAE's spread over its seeds; one seed has none).{beside}")
