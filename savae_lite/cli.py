@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="studies: train only these units (comma-separated, e.g. savae-s2,savae-s3); the others are "
                         "collected when finished elsewhere")
     x.add_argument("--partial", action="store_true",
-                   help="studies (collapse, collapse-sweeps, latent-use, documents): train nothing; write the record "
-                        "of the units finished so far")
+                   help="studies: train nothing; write the record of the units finished so far")
+    x.add_argument("--status", action="store_true", help="studies: train and write nothing; print each unit's "
+                   "state (finished, in the record, training, stopped, not started)")
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -245,7 +246,7 @@ def _cmd_experiment(args) -> int:
         check_out_file("--out", args.out)
     only = tuple(u.strip() for u in args.only.split(",") if u.strip()) if args.only else None
     return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device,
-                           partial=args.partial, only=only)
+                           partial=args.partial, only=only, status=args.status)
 
 
 def _cmd_export(args) -> int:

@@ -124,15 +124,28 @@ def default_out(name: str, quick: bool) -> Path:
 
 
 def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int = 3435,
-        device: str = "auto", partial: bool = False, only: tuple[str, ...] | None = None) -> int:
+        device: str = "auto", partial: bool = False, only: tuple[str, ...] | None = None,
+        status: bool = False) -> int:
     """Run experiment ``name`` and write its JSON record to ``out`` (default :func:`default_out`). Returns 0.
 
     Finished units are kept in ``runs/<record name>.units/`` (relative to the working directory): re-running the same
-    command after an interruption resumes where it stopped. ``partial`` and ``only``: studies only."""
+    command after an interruption resumes where it stopped. ``partial``, ``only`` and ``status`` (print where each
+    unit stands, :mod:`savae_lite.study_status`; nothing is trained or written): studies only."""
     if name not in EXPERIMENTS and name not in STUDIES:
         raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join([*EXPERIMENTS, *STUDIES])}")
     path = Path(out) if out is not None else default_out(name, quick)
     units = Path("runs") / f"{path.stem}.units"
+    if status:
+        if name not in STUDIES or partial or only:
+            raise ValueError(f"--status: for the studies ({', '.join(STUDIES)}) alone, without --partial or --only")
+        import json
+
+        from savae_lite import study_status
+
+        study = STUDIES[name]()
+        previous = json.loads(path.read_text()) if path.exists() else None
+        print(study_status.status_text(study, study_status.unit_states(study, quick, units, previous)))
+        return 0
     if name in STUDIES:
         record = study_record(name, quick=quick, device=device, work_dir=units, out=path, partial=partial,
                               only=only)

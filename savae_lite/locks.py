@@ -50,6 +50,24 @@ def describe(info: dict | None) -> str:
             f"{info.get('command', '?')}")
 
 
+def is_held(folder: str | os.PathLike, name: str = RUN_LOCK) -> bool:
+    """Whether some process holds ``folder/name`` now; nothing is created, written or kept locked (False where
+    the file does not exist or ``fcntl`` does not)."""
+    path = Path(folder) / name
+    if fcntl is None or not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def try_lock(folder: str | os.PathLike, name: str = RUN_LOCK) -> Iterator[bool]:
     """Yield True while this process holds ``folder/name`` (the folder is created), False when another process

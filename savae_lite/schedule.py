@@ -28,6 +28,7 @@ class ValidationHalving:
         self.decaying = False
 
     def __call__(self, epoch: int) -> float:
+        """The factor for ``LambdaLR`` (the same at every epoch until :meth:`epoch_end` moves it)."""
         return self.scale
 
     def epoch_end(self, epoch: int, improved: bool) -> None:
