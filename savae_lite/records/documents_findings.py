@@ -82,13 +82,13 @@ def original_length(rec) -> str:
         how = (f" (its first {first} as `{ORIGINAL}`, the rest as `{ORIGINAL_LONG}`, continued from that run's "
                "final checkpoint)" if row["setting"] == ORIGINAL_LONG and first and first < n else "")
         return (f"It trained {n} epochs{how}, until its validation stopped improving, like SA-VAE's seeds, so its "
-                "answer below compares test numbers on the same documents.")
+                "answer compares test numbers on the same documents.")
     warmup = int(rec["config"]["train"].get("kl_warmup_epochs", 0))
     lrs = {h["lr"] for h in row.get("history", [])}
     stood = ["annealing " + ("done" if n >= warmup else "not yet done"),
              "learning rate " + ("not yet halved" if len(lrs) <= 1 else "already halved")]
     return (f"The record holds its first {n} epochs only ({', '.join(stood)}), a run cut short to fit one CPU "
-            "thread's budget, so its answer below compares it with SA-VAE's seeds at the same epoch of their "
+            "thread's budget, so its answer compares it with SA-VAE's seeds at the same epoch of their "
             "validation history, not with their test numbers.")
 
 
