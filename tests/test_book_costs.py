@@ -40,3 +40,16 @@ def test_the_introductions_costs_are_the_records(record, chapter):
 def test_run_it_yourself_quotes_each_records_cost(record):
     assert cost(record) in row("run_it_yourself.md", f"* - `book/results/{record}.json`"), \
         f"run_it_yourself.md: {record} costs {cost(record)}"
+
+
+@pytest.mark.parametrize("record", ["collapse", "collapse-sweeps", "documents", "latent_use"])
+def test_run_it_yourself_says_whether_each_study_is_partial(record):
+    """A partial record is called partial with its count of units; a complete one is not."""
+    rec = json.loads((RESULTS / f"{record}.json").read_text())
+    text = row("run_it_yourself.md", f"* - `book/results/{record}.json`")
+    missing = len(rec.get("missing_units") or [])
+    if missing:
+        done = len(rec["rows"])
+        assert f"**partial**, {done} of {done + missing} units" in text, f"run_it_yourself.md: {record}"
+    else:
+        assert "partial" not in text, f"run_it_yourself.md: {record} is complete"
