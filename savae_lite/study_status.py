@@ -32,7 +32,8 @@ def unit_states(study: Study, quick: bool = False, work_dir: str | Path | None =
                 previous: dict | None = None, base: RunConfig | None = None) -> list[dict]:
     """One entry per unit of ``study`` (in its order): ``unit``, ``state`` (one of the five above), ``epochs``
     (epochs finished so far, or those of the recorded row), ``max_epochs`` (the unit's limit; validation may stop
-    it earlier), ``last_epoch_s`` (the training seconds of its latest epoch), ``worker`` (the process id holding
+    it earlier), ``last_epoch_s``, ``valid_bound`` and ``valid_kl`` (its latest epoch's training seconds and
+    validation bound and KL, in nats), ``worker`` (the process id holding
     the unit, when training) and ``folder``. ``work_dir`` defaults to ``runs/<study>.units``; ``previous`` is the
     study's record, whose rows count when their keys match (as :func:`savae_lite.study.run_study` counts them);
     ``base`` replaces the study's preset (as in ``run_study``)."""
@@ -57,8 +58,10 @@ def unit_states(study: Study, quick: bool = False, work_dir: str | Path | None =
         else:
             state = NOT_STARTED
         last = epochs[-1] if epochs and isinstance(epochs[-1], dict) else {}
+        valid = last.get("valid") or {}
         out.append({"unit": name, "state": state, "epochs": len(epochs), "max_epochs": cfg.train.epochs,
-                    "last_epoch_s": last.get("train_time_s"), "worker": worker, "folder": str(folder)})
+                    "last_epoch_s": last.get("train_time_s"), "valid_bound": valid.get("nll_bound"),
+                    "valid_kl": valid.get("kl"), "worker": worker, "folder": str(folder)})
     return out
 
 
@@ -72,5 +75,7 @@ def status_text(study: Study, states: list[dict]) -> str:
         detail = f"{s['epochs']} of at most {s['max_epochs']} epochs" if s["state"] != NOT_STARTED else ""
         if s["last_epoch_s"] is not None and s["state"] in (TRAINING, STOPPED):
             detail += f", latest epoch {s['last_epoch_s']:.0f} s"
+            if s["valid_bound"] is not None:
+                detail += f" (validation bound {s['valid_bound']:.2f}, KL {s['valid_kl']:.3f})"
         lines.append(f"  {s['unit']:<{width}}  {state:<22}  {detail}".rstrip())
     return "\n".join(lines)

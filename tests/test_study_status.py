@@ -19,7 +19,9 @@ def test_each_state_is_read_from_the_folders_and_the_record(tmp_path):
     (done / "results.json").write_text(json.dumps({"status": "finished", "epochs": epochs(2)}))
     stopped = folder(work, "savae", 1, base)
     stopped.mkdir(parents=True)
-    (stopped / "results.json").write_text(json.dumps({"status": "running", "epochs": epochs(1, 30.0)}))
+    running = epochs(1, 30.0)
+    running[-1]["valid"] = {"nll_bound": 70.123, "kl": 0.5}
+    (stopped / "results.json").write_text(json.dumps({"status": "running", "epochs": running}))
     (stopped / "last.pt").write_bytes(b"")
     key = study.unit_key(study.unit_config(base, TOY.setting("lm"), 1, work), False)
     previous = {"experiment": "toy", "quick": False, "config": base.to_dict(), "settings": [],
@@ -36,7 +38,8 @@ def test_each_state_is_read_from_the_folders_and_the_record(tmp_path):
     assert states["savae-s2"]["state"] == TRAINING and states["savae-s2"]["worker"] is not None
     assert states["vae_cold-s1"]["state"] == NOT_STARTED and not folder(work, "vae+cold", 1, base).exists()
     assert text.splitlines()[0] == "toy: 2 of 7 units finished"
-    assert "savae-s1     stopped" in text and "1 of at most 2 epochs, latest epoch 30 s" in text
+    assert "savae-s1     stopped" in text
+    assert "1 of at most 2 epochs, latest epoch 30 s (validation bound 70.12, KL 0.500)" in text
     # the reading took no lock: a worker can claim the stopped unit at once
     with study.claimed(stopped) as mine:
         assert mine
