@@ -1,5 +1,6 @@
 """The closing page's verdicts (records/reproduced.py): on the committed records, and on made-up records that force
 each verdict the other way."""
+import copy
 import json
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 
 pytest.importorskip("pandas")
 
+from savae_lite.records import from_dict, reproduced_page, summarize  # noqa: E402
 from savae_lite.records import reproduced as R  # noqa: E402
 
 BOOK = Path(__file__).resolve().parents[1] / "book" / "results"
@@ -30,6 +32,7 @@ def test_every_row_on_the_committed_records_has_a_known_verdict_and_both_numbers
     assert {r["verdict"] for r in rows} <= {R.REPRODUCED, R.PARTLY, R.NOT, R.PENDING}
     assert all(r["paper"] and r["ours"] and r["scale"] and r["chapter"] for r in rows)
     by = {(r["claim"], r["ours"].split(":")[0]): r["verdict"] for r in rows}
+    assert len({r["key"] for r in rows}) == len(rows)  # each row has its own key
     text = "SA-VAE reaches a better NLL than the LSTM language model on text"
     assert by[(text, "sentences")] == R.NOT  # 67.39 ± 0.15 against 66.77 ± 0.29
     assert by[(text, "documents (ours)")] == R.NOT  # 267.06 ± 0.92 against 267.70 ± 1.84: a tie is no win
@@ -97,3 +100,45 @@ def test_image_and_cost_verdicts():
 def test_verdicts_read_in_a_sentence():
     assert [R.in_words(v) for v in (R.REPRODUCED, R.PARTLY, R.NOT, R.PENDING)] == [
         "reproduced", "only partly reproduced", "not reproduced", "not measured yet"]
+
+
+def test_the_page_glues_its_verdicts_and_numbers_from_the_committed_records():
+    recs = reproduced_page.load_records()
+    v = reproduced_page.values(recs)
+    rows = R.claims(**recs)
+    assert v["n_claims"] == len(rows) == sum(v[k] for k in ("n_reproduced", "n_partly", "n_not", "n_pending"))
+    # the prose's verdicts in words: SA-VAE's latent use on sentences only partly, its likelihood not reproduced
+    assert v["v_latent"] == "only partly reproduced" and v["v_latent_docs"] == "reproduced"
+    assert v["v_text"] == v["v_docs"] == "not reproduced" and v["v_aggr"] == "only partly reproduced"
+    assert str(v["sa_kl"]) == "0.93" and str(v["doc_sa_kl"]) == "3.57" and str(v["lm_nll"]) == "66.77"
+    # the likelihood rows' numbers without their study's name
+    assert v["text_nll"] == "SA-VAE 67.39 ± 0.15 vs LM 66.77 ± 0.29 (IW-NLL; +0.63 nats, worse by more than 2 sd)"
+    assert v["doc_nll"].startswith("SA-VAE 267.06 ± 0.92 vs LM 267.70 ± 1.84")
+    assert v["doc_original"].startswith("Yes: with the original's backward pass z collapses")
+
+
+def test_the_page_values_follow_made_up_records():
+    """The same function on a made-up documents record: SA-VAE's seeds moved 7 nats below the LM on the same
+    documents turn the page's documents verdict to reproduced; without SA-VAE's rows it reads "–" and "not
+    measured yet"."""
+    recs = reproduced_page.load_records()
+    obj = copy.deepcopy(dict(recs["documents"].data))
+    for r in obj["rows"]:
+        if r["setting"] == "savae":
+            r["iw_nll"] -= 7.0
+            r["test"]["iw"]["iw_nll"] -= 7.0
+    obj["summary"] = summarize(obj["rows"])
+    v = reproduced_page.values({**recs, "documents": from_dict(obj, source="made up")})
+    assert v["v_docs"] == "reproduced" and v["doc_nll"].startswith("SA-VAE 260.06 ± 0.92 vs LM 267.70 ± 1.84")
+    obj["rows"] = [r for r in obj["rows"] if not r["setting"].startswith("savae")]
+    obj["summary"] = summarize(obj["rows"])
+    w = reproduced_page.values({**recs, "documents": from_dict(obj, source="made up")})
+    assert w["v_docs"] == w["v_latent_docs"] == "not measured yet" and w["doc_sa_kl"] == "–"
+    assert w["doc_original"].startswith("Not measured yet")
+
+
+def test_the_claims_list_names_each_claims_chapter():
+    rows = R.claims(**reproduced_page.load_records())
+    text = reproduced_page.claims_markdown(rows)
+    assert text.count("\n1. ") == 0 and text.startswith("1. **") and f"\n{len(rows)}. **" in text
+    assert "Chapter: Text VAEs." in text and "Chapter: Image VAEs." in text

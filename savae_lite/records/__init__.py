@@ -29,6 +29,7 @@ module                   what
 ``latent_use_runs``      chapter 6's long runs, the IW-NLL's images and why its NLLs differ in level
 ``saliency_findings``    chapter 7's (saliency)
 ``reproduced``           the closing page: each claim of the paper, ours beside it, a verdict
+``reproduced_page``      the closing page's glued values and its list of claims
 =======================  ===============================================================================
 """
 from savae_lite.records.comparisons import Comparison, compare, difference, rank, separated, trend, yes_no

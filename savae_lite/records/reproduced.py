@@ -67,7 +67,8 @@ def text_likelihood(collapse: Mapping, documents: Mapping | None) -> list[dict]:
                 f"{Num(sa['iw_nll'] - lm['iw_nll'], 2, signed=True)} nats, "
                 f"{separated(sa['iw_nll'], sa.get('iw_nll_sd'), lm['iw_nll'], lm.get('iw_nll_sd'))})"
                 if sa and lm else f"{where}: LM {_pm(lm, 'iw_nll')}; SA-VAE still to run" if lm else f"{where}: –")
-        rows.append({"claim": "SA-VAE reaches a better NLL than the LSTM language model on text",
+        rows.append({"key": f"text-nll-{where.split()[0]}",
+                     "claim": "SA-VAE reaches a better NLL than the LSTM language model on text",
                      "source": "Kim et al. 2018, Table 2", "paper": "Yahoo: SA-VAE ≤ 327.5; LM 328.1 (He et al.)",
                      "ours": ours, "scale": scale, "verdict": better_than(sa, lm), "chapter": "05_text_vaes"})
     return rows
@@ -88,7 +89,8 @@ def text_latent_use(collapse: Mapping, documents: Mapping | None = None) -> list
             verdict = NOT
         ours = (f"{where}: SA-VAE KL {_pm(sa, 'kl', 3)}; annealed VAE KL {_pm(va, 'kl', 3)}" if sa and va
                 else f"{where}: SA-VAE still to run" if va else f"{where}: –")
-        rows.append({"claim": "SA-VAE keeps the latent in use on text (KL > 0) where the VAE collapses",
+        rows.append({"key": f"latent-{where.split()[0]}",
+                     "claim": "SA-VAE keeps the latent in use on text (KL > 0) where the VAE collapses",
                      "source": "Kim et al. 2018, Table 2", "paper": "Yahoo: SA-VAE KL 7.19; VAE KL ≈ 0",
                      "ours": ours, "scale": scale, "verdict": verdict, "chapter": "05_text_vaes"})
     return rows
@@ -104,7 +106,7 @@ def refinement(collapse: Mapping) -> dict:
         verdict = REPRODUCED if words.startswith("better") else NOT
     ours = (f"bound {_pm(sa, 'nll_bound_no_refine')} → {_pm(sa, 'nll_bound_refine')}; KL "
             f"{_pm(sa, 'kl_no_refine', 3)} → {_pm(sa, 'kl_refine', 3)}" if sa else "–")
-    return {"claim": "Refining the encoder's q with SVI at test time improves SA-VAE's bound",
+    return {"key": "refinement", "claim": "Refining the encoder's q with SVI at test time improves SA-VAE's bound",
             "source": "Kim et al. 2018, Section 5.2", "paper": "Yahoo: PPL 62.0 → 60.4, KL 6.65 → 7.19",
             "ours": ours, "scale": TEXT_SCALE, "verdict": verdict, "chapter": "05_text_vaes"}
 
@@ -134,9 +136,9 @@ def aggressive(collapse: Mapping, sweeps: Mapping | None, documents: Mapping | N
     row = {"claim": "Aggressive encoder training keeps the latent in use (KL > 0)",
            "source": "He et al. 2019, Table 2", "paper": "Yahoo: KL 5.4, MI 3.0; IW-NLL 328.0 (LM 328.1)",
            "chapter": "05_text_vaes"}
-    return [{**row, "ours": "sentences: " + "; ".join(p for p in parts if p), "scale": TEXT_SCALE,
-             "verdict": verdict},
-            {**row, "ours": doc_ours, "scale": DOC_SCALE, "verdict": doc_verdict}]
+    return [{"key": "aggressive-sentences", **row, "ours": "sentences: " + "; ".join(p for p in parts if p),
+             "scale": TEXT_SCALE, "verdict": verdict},
+            {"key": "aggressive-documents", **row, "ours": doc_ours, "scale": DOC_SCALE, "verdict": doc_verdict}]
 
 
 def images(latent_use: Mapping) -> list[dict]:
@@ -151,14 +153,17 @@ def images(latent_use: Mapping) -> list[dict]:
         beats = REPRODUCED if pc["iw_nll"] - va["iw_nll"] > 2 * (va.get("iw_nll_sd") or 0) else NOT
     common = {"scale": IMAGE_SCALE, "chapter": "06_image_vaes"}
     return [
-        {"claim": "On images SA-VAE uses the latent more than the VAE", "source": "He et al. 2019, Table 3",
+        {"key": "image-kl",
+         "claim": "On images SA-VAE uses the latent more than the VAE", "source": "He et al. 2019, Table 3",
          "paper": "Omniglot: KL 3.4 (SA-VAE + anneal) vs 1.5 (VAE)",
          "ours": f"KL {_pm(sa, 'kl', 3)} vs {_pm(va, 'kl', 3)}" if sa and va else "–", "verdict": more, **common},
-        {"claim": "On images SA-VAE reaches a better NLL than the VAE", "source": "Kim et al. 2018; He et al. 2019",
+        {"key": "image-nll",
+         "claim": "On images SA-VAE reaches a better NLL than the VAE", "source": "Kim et al. 2018; He et al. 2019",
          "paper": "Omniglot: 89.01 vs 89.41 (He et al.); SA-VAE ≤ 90.05 (paper)",
          "ours": f"IW-NLL {_pm(sa, 'iw_nll')} vs {_pm(va, 'iw_nll')}" if sa and va else "–",
          "verdict": better_than(sa, va), **common},
-        {"claim": "A VAE with a PixelCNN decoder beats the PixelCNN alone", "source": "He et al. 2019, Table 3",
+        {"key": "image-pixelcnn",
+         "claim": "A VAE with a PixelCNN decoder beats the PixelCNN alone", "source": "He et al. 2019, Table 3",
          "paper": "Omniglot: 89.41 vs 89.76",
          "ours": f"IW-NLL {_pm(va, 'iw_nll')} vs {Num(pc['iw_nll'])} (one seed)" if va and pc else "–",
          "verdict": beats, **common},
@@ -172,7 +177,7 @@ def cost(collapse: Mapping, latent_use: Mapping) -> dict:
     verdict = PENDING if not ratios else REPRODUCED if all(3 <= r <= 30 for r in ratios) else NOT
     ours = ", ".join(f"{w} {Num(e['time_vs_vae'], 1)}×" for w, e in (("text", text), ("images", img))
                      if e and e.get("time_vs_vae"))
-    return {"claim": "An SA-VAE epoch costs about ten VAE epochs", "source": "He et al. 2019, Table 4",
+    return {"key": "cost", "claim": "An SA-VAE epoch costs about ten VAE epochs", "source": "He et al. 2019, Table 4",
             "paper": "9.9× (Yahoo), 15.2× (Omniglot), K = 10, GPU",
             "ours": f"{ours} (K = 5, one CPU thread)", "scale": "K = 5 on one CPU thread, not K = 10 on a GPU",
             "verdict": verdict, "chapter": "06_image_vaes"}
@@ -186,7 +191,7 @@ def synthetic(rec: Mapping | None) -> dict:
     verdict = better_than(sa, va, "bound")
     truth = (rec or {}).get("true_nll", {}).get("true_nll")
     ours = (f"bound {_pm(sa, 'bound')} vs VAE {_pm(va, 'bound')} (true NLL {Num(truth)})" if sa and va else "–")
-    return {"claim": "With the generator known and fixed, SA-VAE's bound beats the VAE's",
+    return {"key": "synthetic", "claim": "With the generator known and fixed, SA-VAE's bound beats the VAE's",
             "source": "Kim et al. 2018, Table 1", "paper": "Oracle generator: SA-VAE below the VAE, near the "
             "true NLL", "ours": ours, "scale": "our reading of the paper's synthetic set-up, K = 10",
             "verdict": verdict, "chapter": "04_savae"}
@@ -203,7 +208,8 @@ def saliency(rec: Mapping | None) -> dict:
                    else NOT)
         ours = (f"{a['pairs_above']} of {a['pairs']} content/function pairs in the paper's order; "
                 f"content {a['content_mean']} vs function {a['function_mean']}")
-    return {"claim": "The latent matters most for content words (NN, JJ, VB, CD) and least for function words "
+    return {"key": "saliency",
+            "claim": "The latent matters most for content words (NN, JJ, VB, CD) and least for function words "
                      "(CC, DT, IN, TO)", "source": "Kim et al. 2018, Figure 4",
             "paper": "grouped output saliency, Yahoo", "ours": ours, "scale": TEXT_SCALE, "verdict": verdict,
             "chapter": "07_saliency"}
@@ -213,8 +219,8 @@ def claims(collapse: Mapping, latent_use: Mapping, documents: Mapping | None = N
            sweeps: Mapping | None = None, synthetic_rec: Mapping | None = None,
            saliency_rec: Mapping | None = None) -> list[dict]:
     """Every row of the page, in the order of the book: the synthetic experiment, text (likelihood, latent use,
-    refinement, aggressive training), images, cost, saliency. Each row: ``claim``, ``source``, ``paper``,
-    ``ours``, ``scale``, ``verdict``, ``chapter``."""
+    refinement, aggressive training), images, cost, saliency. Each row: ``key`` (a short name, e.g.
+    ``"text-nll-documents"``), ``claim``, ``source``, ``paper``, ``ours``, ``scale``, ``verdict``, ``chapter``."""
     return [synthetic(synthetic_rec), *text_likelihood(collapse, documents), *text_latent_use(collapse, documents),
             refinement(collapse), *aggressive(collapse, sweeps, documents), *images(latent_use),
             cost(collapse, latent_use), saliency(saliency_rec)]
