@@ -13,8 +13,8 @@ that have work, and SA-VAE training slowed to 0.30x of its quiet speed. The pack
   fastest policy, next to a busy process 0.52x of it, where sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) kept
   0.72x alone and the runtime's default spin (about 3 ms) 0.32x next to a busy process. libgomp reads the
   variables when it is loaded, i.e. at ``import torch`` (setting them afterwards has no effect: measured), so
-  this module sets the default *before* it imports torch; ``import savae_lite`` (and so every ``savae-lite``
-  command) does this first.
+  the default is set *before* torch is imported, by :mod:`savae_lite.thread_env`, which ``import savae_lite``
+  (and so every ``savae-lite`` command) imports first.
   ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` already in the environment win, and when torch was imported before
   savae-lite nothing is set (it could no longer take effect; :func:`thread_policy` says so).
 * the number of intra-op threads: ``--threads N`` (``TrainConfig.threads``) when given, else torch's default
@@ -27,21 +27,15 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 from dataclasses import dataclass, replace
 
-WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
-SPINCOUNT_ENV = "GOMP_SPINCOUNT"
-DEFAULT_SPINCOUNT = "1000"
-# The OpenMP settings in the environment when this module was first imported, and whether torch (and so its
-# OpenMP runtime) was already loaded then: the default below must be in place before torch loads libgomp.
-_USER_OPENMP = {k: os.environ[k] for k in (WAIT_POLICY_ENV, SPINCOUNT_ENV) if k in os.environ}
-_TORCH_LOADED_FIRST = "torch" in sys.modules
-if not _USER_OPENMP and not _TORCH_LOADED_FIRST:
-    os.environ[SPINCOUNT_ENV] = DEFAULT_SPINCOUNT
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402  (after the OpenMP wait policy is in the environment)
-import torch  # noqa: E402
+# set before torch was imported: ``import savae_lite`` imports savae_lite.thread_env first (torch-free)
+from savae_lite.thread_env import DEFAULT_SPINCOUNT, SPINCOUNT_ENV
+from savae_lite.thread_env import TORCH_LOADED_FIRST as _TORCH_LOADED_FIRST
+from savae_lite.thread_env import USER_OPENMP as _USER_OPENMP
 
 QUICK_ENV = "SAVAE_LITE_QUICK"
 

@@ -282,6 +282,32 @@ def test_the_program_ignores_ctrl_c_after_its_interrupted_line():
     assert proc.returncode == 130 and proc.stderr == "savae-lite train: interrupted\n", proc.stderr
 
 
+def test_ctrl_c_while_the_command_line_loads_is_one_line(capsys):
+    """The executable (savae_lite.launch) loads the command line, and torch with it, inside its guard."""
+    from savae_lite import launch
+
+    def loading(*args):
+        raise KeyboardInterrupt
+
+    assert _caught(launch.main, ["train", "--quick"], loading) == 130
+    assert capsys.readouterr().err == "savae-lite: interrupted (while starting; nothing was run)\n"
+    assert launch.main(["experiment", "no-such-study"]) == 2  # once loaded, the command line's own answer
+    assert "no-such-study" in capsys.readouterr().err
+
+
+def test_the_executable_imports_no_torch_before_its_guard():
+    """``savae-lite`` runs ``savae_lite.launch:main``: importing it (and the package) must not import torch, or a
+    Ctrl-C in the first seconds would end in a traceback; the OpenMP default is in the environment already."""
+    code = ("import os, sys, savae_lite.launch\n"
+            "print('torch' in sys.modules, os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
+                          env=env, check=True)
+    assert proc.stdout.split() == ["False", "1000"]
+    scripts = (REPO / "pyproject.toml").read_text()
+    assert 'savae-lite = "savae_lite.launch:main"' in scripts
+
+
 def test_cli_os_errors_name_the_path(tmp_path, monkeypatch, capsys):
     import savae_lite.train as train_mod
 
