@@ -19,7 +19,7 @@ RECORDS = {"collapse": "collapse", "latent_use": "latent_use", "documents": "doc
 #: the chapter each claim is tested in, by its file name, as the page names it
 CHAPTERS = {"04_savae": "SA-VAE", "05_text_vaes": "Text VAEs", "06_image_vaes": "Image VAEs",
             "07_saliency": "Saliency"}
-#: the glued verdicts of the page's prose: glue name -> the ``key`` of the claim's row
+#: the verdicts the page's prose glues, each glue name with the ``key`` of its claim's row
 VERDICTS = {"v_latent": "latent-sentences", "v_latent_docs": "latent-documents", "v_text": "text-nll-sentences",
             "v_docs": "text-nll-documents", "v_img_kl": "image-kl", "v_img_nll": "image-nll",
             "v_aggr": "aggressive-sentences"}
