@@ -62,7 +62,7 @@ def capacity(sweep: pd.DataFrame, decoder, *, n_train: int, n_small: int = 50) -
 
 def column_cosine(W: torch.Tensor) -> float:
     """The cosine between the two columns of a decoder's ``W`` (shape ``(data_dim, 2)``)."""
-    return float(W[:, 0] @ W[:, 1] / (W[:, 0].norm() * W[:, 1].norm()))
+    return float(torch.nn.functional.cosine_similarity(W[:, 0], W[:, 1], dim=0))
 
 
 def joint_training(compare: pd.DataFrame, joint_W: torch.Tensor, true_W: torch.Tensor) -> dict:

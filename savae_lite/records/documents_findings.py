@@ -257,13 +257,13 @@ def original_answer(rec) -> str:
     short = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
     early = (" Early in training it stood apart: " + _at_epoch_reading(rec, short)[1]
              if short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
-    if collapsed(S[name]) and LM in same.index:  # z unused: in effect a language model, so the LM beside it
-        early = (f" With z unused it is in effect a language model; the language model's seeds read "
-                 f"{PM.of(same.loc[LM].to_dict(), 'iw_nll')} on the same documents.{early}")
+    lm = (f" With z unused it is in effect a language model; the language model's seeds read "
+          f"{PM.of(same.loc[LM].to_dict(), 'iw_nll')} on the same documents."
+          if collapsed(S[name]) and LM in same.index else "")  # a collapsed run: the LM beside it
     return (f"{'No' if words == WITHIN and not collapsed(S[name]) else 'Yes'}: with the original's backward "
             f"pass {kept} ({use(S[name])}; SA-VAE: KL {PM.of(S[SAVAE], 'kl', 3)}); its IW-NLL "
             f"{Num(orig['iw_nll'])} against SA-VAE's {PM.of(sa, 'iw_nll')}, "
-            f"{Num(orig['iw_nll'] - sa['iw_nll'], 2, signed=True)} nats ({words}; the sd is SA-VAE's).{early}")
+            f"{Num(orig['iw_nll'] - sa['iw_nll'], 2, signed=True)} nats ({words}; the sd is SA-VAE's).{lm}{early}")
 
 
 def _at_epoch_reading(rec, row: dict) -> tuple[bool, str]:

@@ -45,7 +45,6 @@ def values(recs: Mapping) -> dict:
     count = tally(rows)
     collapse, documents = recs["collapse"], recs["documents"]
     lm = entry(collapse, "autoreg")
-    aggressive = entry(collapse, "aggressive")
     out = {"n_claims": len(rows), "n_reproduced": count[REPRODUCED], "n_partly": count[PARTLY],
            "n_not": count[NOT], "n_pending": count[PENDING]}
     out.update({name: in_words(by_key[key]["verdict"]) for name, key in VERDICTS.items()})
@@ -55,7 +54,7 @@ def values(recs: Mapping) -> dict:
         # the numbers of the likelihood rows, without the row's "sentences: " or "documents (ours): "
         text_nll=by_key["text-nll-sentences"]["ours"].split(": ", 1)[1],
         doc_nll=by_key["text-nll-documents"]["ours"].split(": ", 1)[1],
-        ag_kl=_kl(collapse, "aggressive", 3) if aggressive else "–",
+        ag_kl=_kl(collapse, "aggressive", 3),
         lm_nll=Num(lm["iw_nll"], 2) if lm else "–",
         ag_sweep=collapse_findings.aggressive_reading(collapse, recs.get("sweeps"))["ag_sweep"],
         doc_original=documents_findings.original_answer(documents),
