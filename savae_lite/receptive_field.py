@@ -150,3 +150,15 @@ def blind_spot(model: nn.Module, size: int, pixel: tuple[int, int], window: int 
     logit of ``pixel`` does not read at all."""
     missed = past(size, pixel) & (dependency_map(model, size, pixel, **kw) == 0)
     return missed if window is None else missed & two_stack_field(size, pixel, window)
+
+
+def wedge(missed: torch.Tensor, pixel: tuple[int, int], reach: int) -> torch.Tensor:
+    """(size, size) bool: the pixels of ``missed`` (a (size, size) bool map, e.g. :func:`blind_spot`'s) in the
+    wedge above and to the right of ``pixel`` that a single masked stack cannot see: columns right of the
+    pixel's, rows from r - ``reach`` down. The rest of a single stack's misses lie in the two-stack window's top
+    row (r - reach - 1), which the vertical stack's shift reaches one row further. Chapter 6."""
+    r, c = pixel
+    size = missed.shape[-1]
+    rows = torch.arange(missed.shape[-2])[:, None].expand(-1, size)
+    cols = torch.arange(size)[None, :].expand(missed.shape[-2], -1)
+    return missed & (rows >= r - reach) & (cols > c)

@@ -4,6 +4,8 @@ import pytest
 
 pytest.importorskip("pandas")
 
+import pandas as pd  # noqa: E402
+
 from savae_lite.records import original_findings as O  # noqa: E402
 
 
@@ -65,3 +67,21 @@ def test_the_backends_are_compared_by_their_time_ratio():
     assert O.backend_words(1.8).startswith("takes longer")
     assert O.backend_words(1.02).startswith("takes about as long")
     assert O.backend_words(0.7).startswith("is faster")
+
+
+def _cost(times_fd, times_exact, ratios):
+    rows = [{"hvp": "fd", "K": k, "time (s)": t, "ratio to 2K+1 gradients": r}
+            for (k, t), r in zip(times_fd.items(), ratios)]
+    rows += [{"hvp": "exact", "K": k, "time (s)": t, "ratio to 2K+1 gradients": float("nan")}
+             for k, t in times_exact.items()]
+    return pd.DataFrame(rows)
+
+
+def test_the_cost_table_is_read_without_k_equal_one():
+    """K = 1's exact/fd ratio (10) is left out of the median of 1.5, 2 and 3; its fd ratio out of the range."""
+    cost = _cost({1: 0.1, 2: 1.0, 5: 2.0, 10: 1.0}, {1: 1.0, 2: 1.5, 5: 4.0, 10: 3.0}, [9.0, 1.1, 1.2, 1.15])
+    out = O.cost_reading(cost)
+    assert out == {"fd_ratio_range": "1.10 to 1.20", "fd_floor_words": "stays close to",
+                   "exact_over_fd": "2.0", "exact_vs_fd": "takes longer per step than finite differences"}
+    only_one = O.cost_reading(_cost({1: 2.0}, {1: 1.0}, [1.5]))  # nothing but K = 1: it is used
+    assert only_one["exact_over_fd"] == "0.5" and only_one["exact_vs_fd"].startswith("is faster")

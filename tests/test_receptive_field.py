@@ -18,6 +18,7 @@ from savae_lite.receptive_field import (
     past,
     spread_weights,
     two_stack_field,
+    wedge,
 )
 
 SIZE = 12
@@ -56,6 +57,25 @@ def test_a_single_stack_has_a_blind_spot_above_right(pixel):
     rows, cols = missed.nonzero(as_tuple=True)
     assert (rows < pixel[0]).all() and (cols > pixel[1]).all()
     assert (dep[pixel[0], max(pixel[1] - REACH, 0): pixel[1]] > 0).all()  # its row, leftwards, is read
+
+
+def test_wedge_keeps_the_misses_above_right_within_the_reach():
+    """By hand: a miss left of the pixel, one in the window's extra top row and two above-right; only the
+    last two are the wedge. On a single stack the wedge and the top row together are all its misses."""
+    pixel, reach = (6, 4), 3
+    missed = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    missed[5, 2] = missed[2, 6] = missed[3, 5] = missed[6 - 1, 7] = True
+    got = wedge(missed, pixel, reach)
+    assert got.sum() == 2 and got[3, 5] and got[5, 7] and not got[2, 6] and not got[5, 2]
+    assert not wedge(torch.zeros_like(missed), pixel, reach).any()
+    single = spread_weights(SingleStackPixelCNN(1, 6, KERNELS).double())
+    for pix in [(8, 6), (5, 5)]:
+        miss = blind_spot(single, SIZE, pix, window=REACH)
+        w = wedge(miss, pix, REACH)
+        assert w.any() and not (w & ~miss).any()
+        top_row = miss.clone()
+        top_row[pix[0] - REACH:] = False
+        assert torch.equal(w | top_row, miss), "a single stack's misses: the wedge and the window's top row"
 
 
 def test_the_maps_can_fail():

@@ -111,3 +111,17 @@ def backend_words(exact_over_fd: float) -> str:
     if exact_over_fd < 0.9:
         return "is faster per step than finite differences"
     return "takes about as long per step as finite differences"
+
+
+def cost_reading(cost: pd.DataFrame) -> dict:
+    """Chapter 3's live cost table, read: :func:`floor_reading` of the finite-difference rows' "ratio to 2K+1
+    gradients", plus ``exact_over_fd`` (the median over K > 1, or over every K when only K = 1 was measured, of
+    the exact back-end's "time (s)" over the fd back-end's at the same K, one decimal) and its words
+    ``exact_vs_fd`` (:func:`backend_words`). ``cost``: one row per (``hvp``, ``K``) with those two columns."""
+    by = {h: g.set_index("K") for h, g in cost.groupby("hvp")}
+    fd, ex = by["fd"], by["exact"]
+    out = floor_reading(fd["ratio to 2K+1 gradients"].to_dict())
+    ratio = (ex["time (s)"] / fd["time (s)"]).dropna()
+    later = ratio[ratio.index > 1] if (ratio.index > 1).any() else ratio
+    exact_over_fd = float(later.median())
+    return {**out, "exact_vs_fd": backend_words(exact_over_fd), "exact_over_fd": f"{exact_over_fd:.1f}"}
