@@ -72,18 +72,20 @@ def test_documents_answers_on_the_committed_partial_record():
                                      "documents, -3.50 nats (better by more than 2 sd).")
     # the step cost comes from the committed benchmark record (SA-VAE 1.98 s per step, 18.3 times the VAE's)
     assert a["doc_savae_cost"].startswith("1.98 s per training step on 1 CPU thread, 18.3 times the VAE's")
-    assert "aggressive_anneal-s1" in a["doc_aggressive"]
-    assert a["doc_missing"] == "aggressive_anneal-s1"
+    # what is missing is named as the page names it, not by its unit's folder name
+    assert a["doc_aggressive"] == "Not measured yet: its run is still to train."
+    assert a["doc_missing"] == "aggressive training"
+    assert a["doc_status"] == "The record is partial: 1 run still to train (aggressive training)."
     # the original's backward pass, 15 epochs on one CPU thread (6 as savae-original, 9 more as -long): z
     # collapses at test (KL 0.005 against SA-VAE's 3.573), IW-NLL 265.84 against 267.06 +- 0.92 on the same 300
     # documents, within 2 sd; at epoch 6 it stood apart (validation KL 0.300 against 3.950 +- 0.376)
-    assert a["doc_original_length"].startswith("It trained 15 epochs (its first 6 as `savae-original`, the rest "
-                                               "as `savae-original-long`")
-    assert a["doc_original"].startswith("Yes: with the original's backward pass z collapses (KL 0.005, MI -0.001, "
+    assert a["doc_original_length"].startswith("It trained 15 epochs in all (6, then 9 more from that run's final "
+                                               "checkpoint), until its validation stopped improving")
+    assert a["doc_original"].startswith("Yes: with the original's backward pass *z* collapses (KL 0.005, MI -0.001, "
                                         "AU 0 over 1 seed; SA-VAE: KL 3.573 ± 0.094); its IW-NLL 265.84 against "
                                         "SA-VAE's 267.06 ± 0.92, -1.22 nats (within the seeds' spread")
     # collapsed, it is in effect a language model: the LM's seeds stand beside it (267.70 +- 1.84)
-    assert "(within the seeds' spread; the sd is SA-VAE's). With z unused it is in effect a language model; the " \
+    assert "(within the seeds' spread; the sd is SA-VAE's). With *z* unused it is in effect a language model; the " \
         "language model's seeds read 267.70 ± 1.84 on the same documents. Early in training it stood apart: " \
         "after 6 epochs with the original's backward pass its validation KL is 0.300" in a["doc_original"]
     assert "lower by more than 2 sd" in a["doc_original"] and "+5.44 nats, worse by more than 2 sd" in \
@@ -154,10 +156,10 @@ def test_original_backward_answer():
     within 2 sd of SA-VAE's seeds (No)."""
     a = documents_findings.answers(complete_documents(270.0))
     assert a["doc_original_length"].startswith("It trained 15 epochs, until its validation stopped improving")
-    assert a["doc_original"].startswith("Yes: with the original's backward pass z collapses (KL 0.010")
+    assert a["doc_original"].startswith("Yes: with the original's backward pass *z* collapses (KL 0.010")
     assert "+5.00 nats (worse by more than 2 sd; the sd is SA-VAE's)" in a["doc_original"]
     b = documents_findings.answers(complete_documents(270.0, original_nll=270.1, original_kl=3.0))
-    assert b["doc_original"].startswith("No: with the original's backward pass it keeps z in use (KL 3.000")
+    assert b["doc_original"].startswith("No: with the original's backward pass it keeps *z* in use (KL 3.000")
     assert "(within the seeds' spread; the sd is SA-VAE's)" in b["doc_original"]
     assert "in effect a language model" in a["doc_original"] and "language model" not in b["doc_original"]
 
@@ -200,7 +202,7 @@ def test_documents_aggressive_collapse_and_incomplete_savae():
     b = documents_findings.answers(one)  # one seed of three: no verdict yet
     assert b["doc_savae_beats_lm"] == documents_findings.NOT_MEASURED
     assert b["doc_savae_vs_vae"] == documents_findings.NOT_MEASURED
-    assert "holds 1 of SA-VAE's seeds" in b["doc_savae_answer"] and "savae-s2, savae-s3" in b["doc_savae_answer"]
+    assert "holds 1 of SA-VAE's seeds; still to train: seeds 2 and 3." in b["doc_savae_answer"]
 
 
 # ------------------------------------------------------------------------------- chapter 5's sweeps
@@ -247,7 +249,7 @@ def test_k_reading_with_one_seed_says_so_and_names_the_confound():
     # the committed aggressive sweep: its phase never switched off in 13 epochs of either seed; KL 0.220 ± 0.046
     assert "phase stayed on through all 13 epochs in each of its 2 seeds (with the per-epoch check it was first " \
            "off in epoch 2 in seed 1 and in epoch 3 in seed 2)" in a["ag_sweep"]
-    assert "with z in use (KL 0.220 ± 0.046" in a["ag_sweep"] and a["ag_sweep_keeps"] == "Yes"
+    assert "with *z* in use (KL 0.220 ± 0.046" in a["ag_sweep"] and a["ag_sweep_keeps"] == "Yes"
     obj = committed("collapse-sweeps")
     obj["rows"] = [r for r in obj["rows"] if r["setting"] != "aggressive-every3125"]
     b = collapse_findings.answers(rec, with_rows(obj, []))
@@ -273,7 +275,7 @@ def test_k_reading_with_three_seeds_compares_with_separated(tmp_path, nlls, help
     records.html(frame.set_index("sweep"))  # the table renders with mean ± sd cells
 
 
-@pytest.mark.parametrize("kl, keeps", [(0.8, "with z in use"), (0.004, "collapsed")])
+@pytest.mark.parametrize("kl, keeps", [(0.8, "with *z* in use"), (0.004, "collapsed")])
 def test_aggressive_sweep_reading_when_its_row_exists(kl, keeps):
     rec = records.load(BOOK / "collapse.json")
     a = collapse_findings.answers(rec, sweeps_with(aggressive=(kl, 10)))
@@ -341,13 +343,22 @@ def test_original_long_run_is_read_at_test_with_its_first_epochs_beside():
     long = made_up_row(short, "savae-original-long", "savae", 1, 267.5, kl=3.0, au=8, epochs=15)
     rec = with_rows(obj, [long], missing=["aggressive_anneal-s1"])
     a = documents_findings.answers(rec)
-    assert a["doc_original_length"].startswith("It trained 15 epochs (its first 6 as `savae-original`, the rest "
-                                               "as `savae-original-long`")
-    assert a["doc_original"].startswith("No: with the original's backward pass it keeps z in use (KL 3.000")
+    assert a["doc_original_length"].startswith("It trained 15 epochs in all (6, then 9 more from that run's final "
+                                               "checkpoint), until its validation stopped improving")
+    assert a["doc_original"].startswith("No: with the original's backward pass it keeps *z* in use (KL 3.000")
     assert "IW-NLL 267.50 against SA-VAE's 267.06 ± 0.92, +0.44 nats (within the seeds' spread" in \
         a["doc_original"]
     assert "Early in training it stood apart: after 6 epochs with the original's backward pass its validation " \
            "KL is 0.300" in a["doc_original"]
     gone = made_up_row(short, "savae-original-long", "savae", 1, 272.0, kl=0.01, epochs=15)
     b = documents_findings.answers(with_rows(obj, [gone], missing=["aggressive_anneal-s1"]))
-    assert b["doc_original"].startswith("Yes: with the original's backward pass z collapses (KL 0.010")
+    assert b["doc_original"].startswith("Yes: with the original's backward pass *z* collapses (KL 0.010")
+
+
+def test_missing_units_get_the_names_the_page_uses():
+    """Single-seed settings by name, multi-seed ones with their seed; a name not of the study is left alone."""
+    assert documents_findings.reader_name("aggressive_anneal-s1") == "aggressive training"
+    assert documents_findings.reader_name("savae-s2") == "SA-VAE, seed 2"
+    assert documents_findings.reader_name("vae_anneal-s3") == "the annealed VAE, seed 3"
+    assert documents_findings.reader_name("savae-original-long-s1").endswith("backward pass, continued")
+    assert documents_findings.reader_name("savae-s9") == "savae-s9"

@@ -114,7 +114,7 @@ def test_the_page_glues_its_verdicts_and_numbers_from_the_committed_records():
     # the likelihood rows' numbers without their study's name
     assert v["text_nll"] == "SA-VAE 67.39 ± 0.15 vs LM 66.77 ± 0.29 (IW-NLL; +0.63 nats, worse by more than 2 sd)"
     assert v["doc_nll"].startswith("SA-VAE 267.06 ± 0.92 vs LM 267.70 ± 1.84")
-    assert v["doc_original"].startswith("Yes: with the original's backward pass z collapses")
+    assert v["doc_original"].startswith("Yes: with the original's backward pass *z* collapses")
 
 
 def test_the_page_values_follow_made_up_records():

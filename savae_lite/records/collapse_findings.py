@@ -107,8 +107,8 @@ def set_up(rec, sweeps=None) -> dict:
 
 
 def _sweep_diff(r) -> str:
-    seeds = "" if r["seeds"] == 1 else f" (mean of {r['seeds']} seeds against {r['its seeds']})"
-    return f"{r['sweep']} {Num(r['difference'], signed=True)} nats{seeds} (KL {Num(r['KL'], 3)}, AU {r['AU']:g})"
+    seeds = "" if r["seeds"] == 1 else f"mean of {r['seeds']} seeds against {r['its seeds']}; "
+    return f"{r['sweep']} {Num(r['difference'], signed=True)} nats ({seeds}KL {Num(r['KL'], 3)}, AU {r['AU']:g})"
 
 
 def answers(rec, sweeps=None) -> dict:
@@ -134,8 +134,9 @@ def answers(rec, sweeps=None) -> dict:
     }
     frame = sweep_frame(rec, sweeps)
     if len(frame):
-        yard = max(S.loc[n, "iw_nll_sd"] for n in REFERENCE.values()
-                   if n in S.index and not pd.isna(S.loc[n, "iw_nll_sd"]))
+        # the largest sd over seeds of the runs compared: the main table's and the sweeps' with several seeds
+        sds = [S.loc[n, "iw_nll_sd"] for n in REFERENCE.values() if n in S.index]
+        yard = max(float(v) for v in [*sds, *frame["IW-NLL_sd"]] if v is not None and not pd.isna(v))
         out["sweep_diffs"] = "; ".join(_sweep_diff(r) for _, r in frame.iterrows())
         out["sweep_yardstick"] = Num(yard)
         out["sweep_vs_lm"] = sweep_against_lm(rec, sweeps, frame)

@@ -200,6 +200,6 @@ def aggressive_reading(rec, sweeps) -> dict:
     diff = sweep["iw_nll"] - (_summary(rec)["aggressive"]["iw_nll"] if many else ref["iw_nll"])
     text = (f"With its MI check {check} instead of at every epoch's end, aggressive training's encoder-only "
             f"phase {_phase(rows)} (with the per-epoch check it {_phase(ref_rows[:len(rows)])}); it ended "
-            + ("with z in use" if keeps else "collapsed") + f" ({use(sweep)}), IW-NLL "
+            + ("with *z* in use" if keeps else "collapsed") + f" ({use(sweep)}), IW-NLL "
             f"{PM.of(sweep, 'iw_nll')}, {Num(diff, signed=True)} nats against the per-epoch check ({against}).")
     return {"ag_sweep": text, "ag_sweep_keeps": yes_no(keeps)}

@@ -79,8 +79,8 @@ def original_length(rec) -> str:
     n = int(row["epochs_run"])
     if not _cut_short(rec, row):
         first = next((int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == ORIGINAL), None)
-        how = (f" (its first {first} as `{ORIGINAL}`, the rest as `{ORIGINAL_LONG}`, continued from that run's "
-               "final checkpoint)" if row["setting"] == ORIGINAL_LONG and first and first < n else "")
+        how = (f" in all ({first}, then {n - first} more from that run's final checkpoint)"
+               if row["setting"] == ORIGINAL_LONG and first and first < n else "")
         return (f"It trained {n} epochs{how}, until its validation stopped improving, like SA-VAE's seeds, so its "
                 "answer compares test numbers on the same documents.")
     warmup = int(rec["config"]["train"].get("kl_warmup_epochs", 0))
@@ -127,6 +127,23 @@ def missing_units(rec) -> list[str]:
     return listed + unlisted  # a record written before a setting was added does not list its units
 
 
+#: the settings as the page names them
+READER_NAMES = {LM: "the language model", VAE: "the annealed VAE", SAVAE: "SA-VAE",
+                AGGRESSIVE: "aggressive training", ORIGINAL: "SA-VAE on the original code's backward pass",
+                ORIGINAL_LONG: "SA-VAE on the original code's backward pass, continued"}
+
+
+def reader_name(unit: str) -> str:
+    """A unit of the study (``aggressive_anneal-s1``) as the page names it: "aggressive training", with ", seed
+    2" for a setting run with several seeds ("SA-VAE, seed 2"); a name not of the study is returned as it is."""
+    for s in _settings():
+        for seed in range(1, s.seeds + 1):
+            if _unit_name(s, seed) == unit:
+                name = READER_NAMES.get(s.name, s.name)
+                return f"{name}, seed {seed}" if s.seeds > 1 else name
+    return unit
+
+
 def _complete(rec, name: str) -> bool:
     """Every seed of setting ``name`` is in the record."""
     setting = next(s for s in _settings() if s.name == name)
@@ -167,11 +184,11 @@ def answers(rec, bench: dict | None = None) -> dict:
     lm = same.loc[LM].to_dict()
     out = dict(scale(rec))
     missing = missing_units(rec)
-    out["doc_missing"] = ", ".join(missing) if missing else "none"
+    out["doc_missing"] = ", ".join(reader_name(u) for u in missing) if missing else "none"
     out["doc_complete"] = yes_no(bool(rec.get("complete")) and not missing)
     out["doc_status"] = ("The record is complete." if not missing else
-                         f"The record is partial: {counted(len(missing), 'unit')} "
-                         f"{'is' if len(missing) == 1 else 'are'} still to run ({out['doc_missing']}).")
+                         f"The record is partial: {counted(len(missing), 'run')} still to train "
+                         f"({out['doc_missing']}).")
     out["doc_lm_nll"] = PM.of(lm, "iw_nll")
 
     vae = S.get(VAE)
@@ -187,12 +204,16 @@ def answers(rec, bench: dict | None = None) -> dict:
                    doc_vae_refined_kl=PM.of(vae, "kl_refine", 3))
 
     out["doc_savae_cost"] = step_cost(bench)
-    sv_missing = [u for u in missing if u.startswith("savae-")]
+    sa_setting = next(s for s in _settings() if s.name == SAVAE)
+    sv_missing = [str(seed) for seed in range(1, sa_setting.seeds + 1) if _unit_name(sa_setting, seed) in missing]
+    sv_words = (f"seed{'s' if len(sv_missing) > 1 else ''} " + " and ".join(
+        [", ".join(sv_missing[:-1]), sv_missing[-1]] if len(sv_missing) > 1 else sv_missing)) if sv_missing else ""
     if SAVAE not in same.index or not _complete(rec, SAVAE):
         have = int(same.loc[SAVAE, "seeds"]) if SAVAE in same.index else 0
         out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED, doc_savae_vs_vae=NOT_MEASURED,
-                   doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to run: "
-                                     f"{', '.join(sv_missing) or 'its remaining seeds'}. A training step of SA-VAE "
+                   doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to "
+                                     f"train: {sv_words or 'its remaining seeds'}. "
+                                     f"A training step of SA-VAE "
                                      f"takes {out['doc_savae_cost']}."))
     else:
         c = compare(same.loc[SAVAE].to_dict(), lm, "iw_nll")
@@ -214,8 +235,7 @@ def answers(rec, bench: dict | None = None) -> dict:
         out["doc_aggressive"] = (f"{yes_no(not collapsed(ag))}: {use(ag)}; IW-NLL {ag_nll} against the language "
                                  f"model's {out['doc_lm_nll']}.")
     else:
-        out["doc_aggressive"] = f"{NOT_MEASURED}: " + (", ".join(u for u in missing if u.startswith("aggressive"))
-                                                        or "its unit") + " is still to run."
+        out["doc_aggressive"] = f"{NOT_MEASURED}: its run is still to train."
     return out
 
 
@@ -243,21 +263,21 @@ def original_answer(rec) -> str:
     missing."""
     same, orig_row = same_examples(rec), original_row(rec)
     if orig_row is None or SAVAE not in same.index or not _complete(rec, SAVAE):
-        return f"{NOT_MEASURED}: savae-original-s1 is still to run."
+        return f"{NOT_MEASURED}: its run is still to train."
     if _cut_short(rec, orig_row):
         changed, early = _at_epoch_reading(rec, orig_row)
         return f"{'Yes' if changed else 'No'}: {early}"
     name = orig_row["setting"]
     if name not in same.index:
-        return f"{NOT_MEASURED}: {orig_row['unit']} has no IW-NLL on the test documents."
+        return f"{NOT_MEASURED}: its run has no IW-NLL on the test documents."
     S = {e["setting"]: e for e in rec["summary"]}
     orig, sa = same.loc[name].to_dict(), same.loc[SAVAE].to_dict()
     words = separated(orig["iw_nll"], sa.get("iw_nll_sd"), sa["iw_nll"], sa.get("iw_nll_sd"))
-    kept = "it keeps z in use" if not collapsed(S[name]) else "z collapses"
+    kept = "it keeps *z* in use" if not collapsed(S[name]) else "*z* collapses"
     short = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
     early = (" Early in training it stood apart: " + _at_epoch_reading(rec, short)[1]
              if short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
-    lm = (f" With z unused it is in effect a language model; the language model's seeds read "
+    lm = (f" With *z* unused it is in effect a language model; the language model's seeds read "
           f"{PM.of(same.loc[LM].to_dict(), 'iw_nll')} on the same documents."
           if collapsed(S[name]) and LM in same.index else "")  # a collapsed run: the LM beside it
     return (f"{'No' if words == WITHIN and not collapsed(S[name]) else 'Yes'}: with the original's backward "

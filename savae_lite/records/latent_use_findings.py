@@ -112,10 +112,21 @@ def resolved(cfg) -> dict:
     return {**flat(cfg.to_dict()), **flat(mc, "model.")}
 
 
+def _shown(value) -> str:
+    """A config value for the reader: None (a limit not set) as "no limit", a whole float as an integer."""
+    if value is None:
+        return "no limit"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def config_differences(paper, ours) -> pd.DataFrame:
-    """Every set-up field (:data:`NOT_SET_UP` aside) where ``ours`` differs from ``paper``, both as text."""
+    """Every set-up field (:data:`NOT_SET_UP` aside) where ``ours`` differs from ``paper``, both as text (None, a
+    limit not set, as "no limit"; 9.0 as 9)."""
     a, b = resolved(paper), resolved(ours)
-    return pd.DataFrame([(k, str(a.get(k)), str(b.get(k))) for k in b if k not in NOT_SET_UP and a.get(k) != b.get(k)],
+    return pd.DataFrame([(k, _shown(a.get(k)), _shown(b.get(k))) for k in b
+                         if k not in NOT_SET_UP and a.get(k) != b.get(k)],
                         columns=["field", "omniglot-paper", "ours"]).set_index("field")
 
 

@@ -265,7 +265,8 @@ def rank_change(lower_short: str, lower_long: str) -> str:
     """The verdict on whether longer training changes which mode has the lower IW-NLL, from the lower one at each
     length (``"`vae`"``, ``"`savae`"`` or ``"neither"``): with one seed per run it is not judged; the words say
     only whether the order of the two runs changed."""
-    return "Not judged on one seed; the order of the two " + ("changes" if lower_short != lower_long else "holds")
+    return ("The order of the two flips, but one seed per run cannot settle it" if lower_short != lower_long
+            else "The order of the two holds, on one seed per run")
 
 
 def retrace(short: dict, long: dict) -> dict:

@@ -86,7 +86,7 @@ def answers(rec) -> dict:
     ratio = va["output_saliency_mean"] / sa["output_saliency_mean"]
     ll, fr = panel(rec, "savae", "log-likelihood"), panel(rec, "savae", "word frequency")
     return {
-        "content_verdict": agreement(above, len(pairs)), "content_mean": Num(hi, 4), "function_mean": Num(lo, 4),
+        "content_verdict": agreement(above, len(pairs)), "content_mean": Num(hi, 2), "function_mean": Num(lo, 2),
         "content_ratio": Num(hi / lo), "pairs_above": above, "pairs": len(pairs),
         "nine_ranked": ", ".join(f"`{g}` {Num(r['mean'], 4)}" for g, r in nine.iterrows()),
         "others_top3": ", ".join(f"`{g}` {Num(r['mean'], 4)}" for g, r in others.head(3).iterrows()),
