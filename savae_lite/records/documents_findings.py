@@ -252,7 +252,7 @@ def at_epoch(rec, setting: str, epoch: int) -> dict:
     return out
 
 
-def original_answer(rec) -> str:
+def original_answer(rec, with_early: bool = True) -> str:
     """Does training on the original code's backward pass (``hvp='original'``, :mod:`savae_lite.original_backward`)
     change what SA-VAE learns? Its seed against SA-VAE's seeds: when it trained as long as they did, its latent use
     and its IW-NLL on the same documents, the difference judged against 2 sd of SA-VAE's seeds; when it trained
@@ -260,7 +260,8 @@ def original_answer(rec) -> str:
     against SA-VAE's seeds at the same epoch (same schedule up to there), with the annealed VAE's at that epoch
     beside them: "Yes" when its KL or its bound lies more than 2 sd of SA-VAE's seeds away, or one collapses and
     the other does not. "Not measured yet" while either is
-    missing."""
+    missing. ``with_early=False`` leaves out, for a run that trained as long as SA-VAE's seeds, how its first epochs
+    stood (chapter 5 gives it; the closing page keeps the answer short)."""
     same, orig_row = same_examples(rec), original_row(rec)
     if orig_row is None or SAVAE not in same.index or not _complete(rec, SAVAE):
         return f"{NOT_MEASURED}: its run is still to train."
@@ -276,7 +277,7 @@ def original_answer(rec) -> str:
     kept = "it keeps *z* in use" if not collapsed(S[name]) else "*z* collapses"
     short = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
     early = (" Early in training it stood apart: " + _at_epoch_reading(rec, short)[1]
-             if short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
+             if with_early and short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
     lm = (f" With *z* unused it is in effect a language model; the language model's seeds read "
           f"{PM.of(same.loc[LM].to_dict(), 'iw_nll')} on the same documents."
           if collapsed(S[name]) and LM in same.index else "")  # a collapsed run: the LM beside it

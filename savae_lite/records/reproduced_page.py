@@ -57,7 +57,7 @@ def values(recs: Mapping) -> dict:
         ag_kl=_kl(collapse, "aggressive", 3),
         lm_nll=Num(lm["iw_nll"], 2) if lm else "–",
         ag_sweep=collapse_findings.aggressive_reading(collapse, recs.get("sweeps"))["ag_sweep"],
-        doc_original=documents_findings.original_answer(documents),
+        doc_original=documents_findings.original_answer(documents, with_early=False),
         doc_original_length=documents_findings.original_length(documents),
         doc_aggressive=documents_findings.answers(documents)["doc_aggressive"])
     return out
