@@ -248,7 +248,7 @@ def test_k_reading_with_one_seed_says_so_and_names_the_confound():
     assert "confounded" in a["k_reading"] and "lever" not in a["k_reading"]
     # the committed aggressive sweep: its phase never switched off in 13 epochs of either seed; KL 0.220 ± 0.046
     assert "phase stayed on through all 13 epochs in each of its 2 seeds (with the per-epoch check it was first " \
-           "off in epoch 2 in seed 1 and in epoch 3 in seed 2)" in a["ag_sweep"]
+           "switched off in epoch 2 in seed 1 and in epoch 3 in seed 2)" in a["ag_sweep"]
     assert "with *z* in use (KL 0.220 ± 0.046" in a["ag_sweep"] and a["ag_sweep_keeps"] == "Yes"
     obj = committed("collapse-sweeps")
     obj["rows"] = [r for r in obj["rows"] if r["setting"] != "aggressive-every3125"]
@@ -279,7 +279,8 @@ def test_k_reading_with_three_seeds_compares_with_separated(tmp_path, nlls, help
 def test_aggressive_sweep_reading_when_its_row_exists(kl, keeps):
     rec = records.load(BOOK / "collapse.json")
     a = collapse_findings.answers(rec, sweeps_with(aggressive=(kl, 10)))
-    assert "first off in epoch 10" in a["ag_sweep"] and "per-epoch check it was first off in epoch 2" in a["ag_sweep"]
+    assert "first switched off in epoch 10" in a["ag_sweep"]
+    assert "per-epoch check it was first switched off in epoch 2" in a["ag_sweep"]
     assert f"ended {keeps}" in a["ag_sweep"] and "every 3,125 updates" in a["ag_sweep"]
     assert a["ag_sweep_keeps"] == ("Yes" if kl > 0.1 else "No")
     frame = collapse_findings.sweep_frame(rec, sweeps_with(aggressive=(kl, 10)))
@@ -326,12 +327,12 @@ def test_aggressive_sweep_reading_with_two_seeds():
     assert "over 2 seeds" in both
     s2["history"] = [{**h, "aggressive": h["epoch"] < 5} for h in s2["history"]]
     mixed = collapse_findings.answers(rec, with_rows(obj, [s2]))["ag_sweep"]
-    assert "phase stayed on in seed 1 and was first off in epoch 5 in seed 2" in mixed
+    assert "phase stayed on in seed 1 and was first switched off in epoch 5 in seed 2" in mixed
     s1 = copy.deepcopy(s1)
     s1["history"] = [{**h, "aggressive": h["epoch"] < 3} for h in s1["history"]]
     obj["rows"] = [r for r in obj["rows"] if r["setting"] != "aggressive-every3125"]
     both_off = collapse_findings.answers(rec, with_rows(obj, [s1, s2]))["ag_sweep"]
-    assert "phase was first off in epoch 3 in seed 1 and in epoch 5 in seed 2" in both_off
+    assert "phase was first switched off in epoch 3 in seed 1 and in epoch 5 in seed 2" in both_off
 
 
 def test_original_long_run_is_read_at_test_with_its_first_epochs_beside():

@@ -114,6 +114,8 @@ def test_the_page_glues_its_verdicts_and_numbers_from_the_committed_records():
     # the likelihood rows' numbers without their study's name
     assert v["text_nll"] == "SA-VAE 67.39 ± 0.15 vs LM 66.77 ± 0.29 (IW-NLL; +0.63 nats, worse by more than 2 sd)"
     assert v["doc_nll"].startswith("SA-VAE 267.06 ± 0.92 vs LM 267.70 ± 1.84")
+    # the image rows' numbers, SA-VAE first
+    assert v["img_kl"].startswith("KL ") and " vs " in v["img_kl"] and v["img_nll"].startswith("IW-NLL ")
     assert v["doc_original"].startswith("Yes: with the original's backward pass *z* collapses")
     # short on this page: how its first epochs stood is chapter 5's
     assert v["doc_original"].endswith("on the same documents.") and "Early in training" not in v["doc_original"]

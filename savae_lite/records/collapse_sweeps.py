@@ -158,9 +158,9 @@ def k_reading(rec, sweeps) -> dict:
 
 
 def _phase(rows) -> str:
-    """When the aggressive phase of ``rows`` (one per seed) was first off, in words: "stayed on through all 13
-    epochs" (in each seed, with several), or per seed "was first off in epoch 2 in seed 1 and in epoch 3 in seed 2"
-    or "stayed on in seed 1 and was first off in epoch 5 in seed 2"."""
+    """When the aggressive phase of ``rows`` (one per seed) was first switched off, in words: "stayed on through
+    all 13 epochs" (in each seed, with several), or per seed "was first switched off in epoch 2 in seed 1 and in
+    epoch 3 in seed 2" or "stayed on in seed 1 and was first switched off in epoch 5 in seed 2"."""
     ends = [phase_end(r) for r in rows]
     if all(e == "never" for e in ends):
         epochs = sorted({int(r["epochs_run"]) for r in rows})
@@ -168,13 +168,14 @@ def _phase(rows) -> str:
                 f"all of its epochs ({', '.join(str(int(r['epochs_run'])) for r in rows)})")
         return f"stayed on through {span}" + (f" in each of its {len(rows)} seeds" if len(rows) > 1 else "")
     if len(rows) == 1:
-        return f"was first off in epoch {ends[0]}"
-    parts, said = [], False  # "was first off" is said once: "... in epoch 2 in seed 1 and in epoch 3 in seed 2"
+        return f"was first switched off in epoch {ends[0]}"
+    # "was first switched off" is said once: "... in epoch 2 in seed 1 and in epoch 3 in seed 2"
+    parts, said = [], False
     for r, e in zip(rows, ends):
         if e == "never":
             parts.append(f"stayed on in seed {r.get('seed')}")
         else:
-            parts.append(("in" if said else "was first off in") + f" epoch {e} in seed {r.get('seed')}")
+            parts.append(("in" if said else "was first switched off in") + f" epoch {e} in seed {r.get('seed')}")
             said = True
     return " and ".join(parts)
 

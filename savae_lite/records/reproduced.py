@@ -125,7 +125,7 @@ def aggressive(collapse: Mapping, sweeps: Mapping | None, documents: Mapping | N
         verdict = PARTLY
     else:
         verdict = NOT
-    parts = [f"MI checked every epoch (313 updates), KL {_pm(per_epoch, 'kl', 3)}" if per_epoch else None,
+    parts = [f"MI checked at every epoch's end, KL {_pm(per_epoch, 'kl', 3)}" if per_epoch else None,
              (f"every 3,125 updates, KL {_pm(scaled, 'kl', 3)}, IW-NLL {_pm(scaled, 'iw_nll')}"
               + (f" (LM {_pm(lm, 'iw_nll')})" if lm else "")) if scaled else "every 3,125 updates still to run"]
     doc, doc_lm = entry(documents, "aggressive+anneal"), entry(documents, "autoreg")

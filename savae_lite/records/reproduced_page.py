@@ -54,6 +54,7 @@ def values(recs: Mapping) -> dict:
         # the numbers of the likelihood rows, without the row's "sentences: " or "documents (ours): "
         text_nll=by_key["text-nll-sentences"]["ours"].split(": ", 1)[1],
         doc_nll=by_key["text-nll-documents"]["ours"].split(": ", 1)[1],
+        img_kl=by_key["image-kl"]["ours"], img_nll=by_key["image-nll"]["ours"],
         ag_kl=_kl(collapse, "aggressive", 3),
         lm_nll=Num(lm["iw_nll"], 2) if lm else "–",
         ag_sweep=collapse_findings.aggressive_reading(collapse, recs.get("sweeps"))["ag_sweep"],
