@@ -22,6 +22,8 @@ headless Chromium (Debian package ``chromium``) and checks that
   at least 11 px; tests/test_plotting.py checks the arithmetic for every size ``plotting.figure`` makes);
 * no table's cells touch: in every row, the text of two adjacent cells is at least 4 px apart (measured
   with DOM ranges around each cell's content);
+* no display equation is wider than its block (MathJax lets a long one run past the column's right edge,
+  where the page cuts it off);
 * every table fits its column at the window's width: no table is wider than the cell output (or, for a table
   of the page's own text, the article) that holds it, which would hide its last columns behind a scroll bar;
 * every local link (``<a href>`` into the site, e.g. the package downloads under ``dist/``) resolves;
@@ -74,6 +76,16 @@ window.addEventListener("load", function () { setTimeout(function () {
       lines.forEach(function (l) { if (l.length > longest.length) { longest = l; } });
       found.push({kind: el.closest(".cell_output, .output") ? "output" : "code", scroll: el.scrollWidth,
                   client: el.clientWidth, chars: longest.length, line: longest.slice(0, 70)});
+    }
+  });
+  // display equations wider than their block: MathJax lets them run past the column's right edge
+  document.querySelectorAll("div.math").forEach(function (box) {
+    var m = box.querySelector("mjx-math") || box.querySelector("mjx-container");
+    var wide = m ? Math.round(m.getBoundingClientRect().width) : 0;
+    if (wide > box.clientWidth + 1) {
+      var tex = (box.textContent || "").replace(/\\s+/g, " ").trim();
+      found.push({kind: "display math", scroll: wide, client: box.clientWidth, chars: tex.length,
+                  line: tex.slice(0, 70)});
     }
   });
   // figures: displayed width against the PNG's own width
