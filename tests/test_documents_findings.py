@@ -363,3 +363,13 @@ def test_missing_units_get_the_names_the_page_uses():
     assert documents_findings.reader_name("vae_anneal-s3") == "the annealed VAE, seed 3"
     assert documents_findings.reader_name("savae-original-long-s1").endswith("backward pass, continued")
     assert documents_findings.reader_name("savae-s9") == "savae-s9"
+
+
+def test_missing_seeds_in_words():
+    """A setting's seeds among the missing units: one, two, three, or none."""
+    from savae_lite.records.documents_runs import missing_seeds
+
+    assert missing_seeds("savae", ["savae-s2", "aggressive_anneal-s1"]) == "seed 2"
+    assert missing_seeds("savae", ["savae-s3", "savae-s2"]) == "seeds 2 and 3"
+    assert missing_seeds("savae", ["savae-s1", "savae-s2", "savae-s3"]) == "seeds 1, 2 and 3"
+    assert missing_seeds("savae", ["vae_anneal-s2"]) == ""

@@ -17,28 +17,27 @@ import pandas as pd
 
 from savae_lite.records.collapse_findings import collapsed, same_examples, use
 from savae_lite.records.comparisons import WITHIN, compare, separated, yes_no
+from savae_lite.records.documents_runs import (
+    AGGRESSIVE,
+    LM,
+    ORIGINAL,
+    ORIGINAL_LONG,
+    SAVAE,
+    VAE,
+    complete,
+    missing_seeds,
+    missing_units,
+    reader_name,
+    settings,
+)
 from savae_lite.records.tables import PM, Num, counted
 
-LM, VAE, SAVAE, AGGRESSIVE, ORIGINAL = "autoreg", "vae+anneal", "savae", "aggressive+anneal", "savae-original"
-ORIGINAL_LONG = "savae-original-long"  # the same run continued on the others' schedule
 NOT_MEASURED = "Not measured yet"
 
 
 #: the benchmark record that measured one training step of every mode at the documents' size
 #: (``savae-lite bench --only mode_steps --recipe ptb-documents --device cpu --threads 1``)
 STEP_COST_RECORD = "bench-mode-steps-ptb-documents-cpu"
-
-
-def _settings():
-    from savae_lite.documents import SETTINGS  # the study's definition (names, seeds, notes)
-
-    return SETTINGS
-
-
-def _unit_name(setting, seed: int) -> str:
-    from savae_lite.study import unit_name
-
-    return unit_name(setting, seed)
 
 
 def scale(rec) -> dict:
@@ -100,7 +99,7 @@ def table_frame(rec) -> pd.DataFrame:
     same = same_examples(rec)
     summary = {e["setting"]: e for e in rec["summary"]}
     rows = []
-    for s in _settings():
+    for s in settings():
         e = summary.get(s.name)
         if e is None or s.name not in same.index:
             rows.append({"setting": s.name, "seeds": "not run yet"})
@@ -115,41 +114,6 @@ def table_frame(rec) -> pd.DataFrame:
                 row[key], row[f"{key}_sd"] = e.get(key), e.get(f"{key}_sd")
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting")
-
-
-def missing_units(rec) -> list[str]:
-    """The units of the study that the record does not hold: its ``missing_units``, then every other unit of
-    ``savae_lite.documents.SETTINGS`` without a row."""
-    listed = list(rec.get("missing_units") or ())
-    have = {(r["setting"], r.get("seed")) for r in rec["rows"]}
-    unlisted = [_unit_name(s, seed) for s in _settings() for seed in range(1, s.seeds + 1)
-                if (s.name, seed) not in have and _unit_name(s, seed) not in listed]
-    return listed + unlisted  # a record written before a setting was added does not list its units
-
-
-#: the settings as the page names them
-READER_NAMES = {LM: "the language model", VAE: "the annealed VAE", SAVAE: "SA-VAE",
-                AGGRESSIVE: "aggressive training", ORIGINAL: "SA-VAE on the original code's backward pass",
-                ORIGINAL_LONG: "SA-VAE on the original code's backward pass, continued"}
-
-
-def reader_name(unit: str) -> str:
-    """A unit of the study (``aggressive_anneal-s1``) as the page names it: "aggressive training", with ", seed
-    2" for a setting run with several seeds ("SA-VAE, seed 2"); a name not of the study is returned as it is."""
-    for s in _settings():
-        for seed in range(1, s.seeds + 1):
-            if _unit_name(s, seed) == unit:
-                name = READER_NAMES.get(s.name, s.name)
-                return f"{name}, seed {seed}" if s.seeds > 1 else name
-    return unit
-
-
-def _complete(rec, name: str) -> bool:
-    """Every seed of setting ``name`` is in the record."""
-    setting = next(s for s in _settings() if s.name == name)
-    seeds = {r.get("seed") for r in rec["rows"] if r["setting"] == name}
-    return len(seeds) >= setting.seeds and not any(u.startswith(name.replace("+", "_") + "-s")
-                                                     for u in rec.get("missing_units") or ())
 
 
 def _verdict(words: str) -> str:
@@ -204,15 +168,11 @@ def answers(rec, bench: dict | None = None) -> dict:
                    doc_vae_refined_kl=PM.of(vae, "kl_refine", 3))
 
     out["doc_savae_cost"] = step_cost(bench)
-    sa_setting = next(s for s in _settings() if s.name == SAVAE)
-    sv_missing = [str(seed) for seed in range(1, sa_setting.seeds + 1) if _unit_name(sa_setting, seed) in missing]
-    sv_words = (f"seed{'s' if len(sv_missing) > 1 else ''} " + " and ".join(
-        [", ".join(sv_missing[:-1]), sv_missing[-1]] if len(sv_missing) > 1 else sv_missing)) if sv_missing else ""
-    if SAVAE not in same.index or not _complete(rec, SAVAE):
+    if SAVAE not in same.index or not complete(rec, SAVAE):
         have = int(same.loc[SAVAE, "seeds"]) if SAVAE in same.index else 0
         out.update(doc_savae_beats_lm=NOT_MEASURED, doc_savae_vs_lm=NOT_MEASURED, doc_savae_vs_vae=NOT_MEASURED,
                    doc_savae_answer=(f"{NOT_MEASURED}: the record holds {have} of SA-VAE's seeds; still to "
-                                     f"train: {sv_words or 'its remaining seeds'}. "
+                                     f"train: {missing_seeds(SAVAE, missing) or 'its remaining seeds'}. "
                                      f"A training step of SA-VAE "
                                      f"takes {out['doc_savae_cost']}."))
     else:
@@ -229,7 +189,7 @@ def answers(rec, bench: dict | None = None) -> dict:
         else:
             out["doc_savae_vs_vae"] = NOT_MEASURED
     out["doc_original"] = original_answer(rec)
-    if AGGRESSIVE in same.index and _complete(rec, AGGRESSIVE):
+    if AGGRESSIVE in same.index and complete(rec, AGGRESSIVE):
         ag = S[AGGRESSIVE]
         ag_nll = PM.of(same.loc[AGGRESSIVE], "iw_nll")
         out["doc_aggressive"] = (f"{yes_no(not collapsed(ag))}: {use(ag)}; IW-NLL {ag_nll} against the language "
@@ -263,7 +223,7 @@ def original_answer(rec, with_early: bool = True) -> str:
     missing. ``with_early=False`` leaves out, for a run that trained as long as SA-VAE's seeds, how its first epochs
     stood (chapter 5 gives it; the closing page keeps the answer short)."""
     same, orig_row = same_examples(rec), original_row(rec)
-    if orig_row is None or SAVAE not in same.index or not _complete(rec, SAVAE):
+    if orig_row is None or SAVAE not in same.index or not complete(rec, SAVAE):
         return f"{NOT_MEASURED}: its run is still to train."
     if _cut_short(rec, orig_row):
         changed, early = _at_epoch_reading(rec, orig_row)
