@@ -158,7 +158,5 @@ def wedge(missed: torch.Tensor, pixel: tuple[int, int], reach: int) -> torch.Ten
     pixel's, rows from r - ``reach`` down. The rest of a single stack's misses lie in the two-stack window's top
     row (r - reach - 1), which the vertical stack's shift reaches one row further. Chapter 6."""
     r, c = pixel
-    size = missed.shape[-1]
-    rows = torch.arange(missed.shape[-2])[:, None].expand(-1, size)
-    cols = torch.arange(size)[None, :].expand(missed.shape[-2], -1)
-    return missed & (rows >= r - reach) & (cols > c)
+    rows, cols = torch.arange(missed.shape[-2])[:, None], torch.arange(missed.shape[-1])[None, :]
+    return missed & (rows >= r - reach) & (cols > c)  # the two conditions broadcast to (size, size)
