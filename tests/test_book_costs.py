@@ -53,3 +53,12 @@ def test_run_it_yourself_says_whether_each_study_is_partial(record):
         assert f"**partial**, {done} of {done + missing} units" in text, f"run_it_yourself.md: {record}"
     else:
         assert "partial" not in text, f"run_it_yourself.md: {record} is complete"
+
+
+def test_the_introduction_quotes_the_text_studies_lstm_size():
+    """The introduction's "LSTMs of N units" is the size every text record trained (its encoder and decoder)."""
+    sizes = {(m["enc_hidden"], m["dec_hidden"]) for name in ("collapse", "documents")
+             for m in [json.loads((RESULTS / f"{name}.json").read_text())["config"]["model"]]}
+    assert len(sizes) == 1 and len(set(next(iter(sizes)))) == 1, sizes
+    hidden = next(iter(sizes))[0]
+    assert f"LSTMs of {hidden} units" in (ROOT / "book" / "intro.md").read_text()
