@@ -117,9 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("experiment", help="run a book experiment that writes a results file",
                        description="Run one of the book's experiments (e.g. synthetic: the Table-1-style study).")
-    x.add_argument("name", help="experiment name: original-backward (chapter 3), synthetic (chapter 4), "
-                        "collapse, collapse-sweeps and documents (text chapter), latent-use (image chapter) "
-                        "or saliency (saliency chapter)")
+    x.add_argument("name", help="original-backward (chapter 3), synthetic (4), collapse, collapse-sweeps and "
+                        "documents (5: text), latent-use (6: images) or saliency (7)")
     x.add_argument("--quick", action="store_true", help="tiny version (seconds)")
     x.add_argument("--only", default=None, metavar="UNITS",
                    help="studies: train only these units (comma-separated, e.g. savae-s2,savae-s3); the others are "
@@ -131,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="results JSON path (default runs/NAME.json, runs/NAME-quick.json)")
     x.add_argument("--seed", type=int, default=3435, help="random seed")
     x.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    x.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="studies on CPU: intra-op threads per unit (default 1: two workers share two cores)")
 
     o = sub.add_parser("export", help="a finished run as a small checkpoint for the book (half precision)",
                        description="Write a finished run folder's best model in half precision with its config, "
@@ -246,7 +247,7 @@ def _cmd_experiment(args) -> int:
         check_out_file("--out", args.out)
     only = tuple(u.strip() for u in args.only.split(",") if u.strip()) if args.only else None
     return experiments.run(args.name, quick=args.quick, out=args.out, seed=args.seed, device=args.device,
-                           partial=args.partial, only=only, status=args.status)
+                           partial=args.partial, only=only, status=args.status, threads=args.threads)
 
 
 def _cmd_export(args) -> int:
@@ -262,8 +263,7 @@ def _cmd_export(args) -> int:
     return 0
 
 
-_HANDLERS = {"train": _cmd_train, "eval": _cmd_eval, "bench": _cmd_bench, "experiment": _cmd_experiment,
-             "export": _cmd_export}
+_HANDLERS = dict(train=_cmd_train, eval=_cmd_eval, bench=_cmd_bench, experiment=_cmd_experiment, export=_cmd_export)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,10 +56,11 @@ def synthetic_record(quick: bool = False, seed: int = 3435, device: str = "auto"
 
 def study_record(name: str, quick: bool = False, device: str = "auto", work_dir: str | Path | None = None,
                  out: str | Path | None = None, partial: bool = False,
-                 only: tuple[str, ...] | None = None) -> dict | None:
+                 only: tuple[str, ...] | None = None, threads: int = 1) -> dict | None:
     """Run the study ``name`` (one of :data:`STUDIES`) with :func:`savae_lite.study.run_study`: the rows of an
     existing record at ``out`` count as finished units when their keys match, ``partial`` trains nothing and
-    returns the record of the units finished so far (``complete: false``), ``only`` trains just those units.
+    returns the record of the units finished so far (``complete: false``), ``only`` trains just those units,
+    ``threads``: intra-op threads on CPU (1 by default: small models, and two workers can share two cores).
     None while units are still being trained by another worker. Adds the sitting's start and wall time."""
     import json
 
@@ -67,7 +68,7 @@ def study_record(name: str, quick: bool = False, device: str = "auto", work_dir:
     from savae_lite.study import run_study
 
     if pick_device(device).type == "cpu":
-        torch.set_num_threads(1)  # small models: one thread is as fast, and two workers can share two cores
+        torch.set_num_threads(threads)
     previous = json.loads(Path(out).read_text()) if out is not None and Path(out).exists() else None
     started, t0 = results.stamp(), time.perf_counter()
     record = run_study(STUDIES[name](), quick=quick, device=device,
@@ -125,14 +126,17 @@ def default_out(name: str, quick: bool) -> Path:
 
 def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int = 3435,
         device: str = "auto", partial: bool = False, only: tuple[str, ...] | None = None,
-        status: bool = False) -> int:
+        status: bool = False, threads: int = 1) -> int:
     """Run experiment ``name`` and write its JSON record to ``out`` (default :func:`default_out`). Returns 0.
 
     Finished units are kept in ``runs/<record name>.units/`` (relative to the working directory): re-running the same
     command after an interruption resumes where it stopped. ``partial``, ``only`` and ``status`` (print where each
-    unit stands, :mod:`savae_lite.study_status`; nothing is trained or written): studies only."""
+    unit stands, :mod:`savae_lite.study_status`; nothing is trained or written) and ``threads`` (CPU threads
+    per unit, default 1): studies only."""
     if name not in EXPERIMENTS and name not in STUDIES:
         raise ValueError(f"experiment: unknown name {name!r}; choose one of {', '.join([*EXPERIMENTS, *STUDIES])}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads: must be a positive integer, got {threads!r}")
     path = Path(out) if out is not None else default_out(name, quick)
     units = Path("runs") / f"{path.stem}.units"
     if status:
@@ -148,9 +152,10 @@ def run(name: str, out: str | Path | None = None, quick: bool = False, seed: int
         return 0
     if name in STUDIES:
         record = study_record(name, quick=quick, device=device, work_dir=units, out=path, partial=partial,
-                              only=only)
-    elif partial or only:
-        raise ValueError(f"--{'partial' if partial else 'only'}: experiment {name!r} is not a study (only "
+                              only=only, threads=threads)
+    elif partial or only or threads != 1:
+        flag = "partial" if partial else "only" if only else "threads"
+        raise ValueError(f"--{flag}: experiment {name!r} is not a study (only "
                          f"{', '.join(STUDIES)})")
     else:
         record = EXPERIMENTS[name](quick=quick, seed=seed, device=device, work_dir=units)

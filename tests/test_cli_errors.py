@@ -317,3 +317,36 @@ def test_cli_os_errors_name_the_path(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(train_mod, "Trainer", fail)
     assert main(["train", "--quick", "--out-dir", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == "savae-lite train: error: Is a directory: /some/where\n"
+
+
+def test_experiment_threads_flag(monkeypatch, capsys):
+    """``experiment --threads N``: a study's units train with N intra-op threads on CPU (default 1, so that two
+    workers share two cores); anything but a positive integer, or the flag on an experiment that is not a study, is
+    a one-line error before anything runs."""
+    import torch
+
+    import savae_lite.experiments as experiments_mod
+    from savae_lite.cli import main
+
+    seen = {}
+
+    def fake_run_study(*args, **kwargs):  # what the study's units would train with
+        seen["threads"] = torch.get_num_threads()
+        return None
+
+    monkeypatch.setattr("savae_lite.study.run_study", fake_run_study)
+    before = torch.get_num_threads()
+    try:
+        assert main(["experiment", "documents", "--quick", "--partial", "--device", "cpu", "--threads", "2",
+                     "--out", "unused-documents.json"]) == 0
+        assert seen["threads"] == 2
+        assert main(["experiment", "documents", "--quick", "--partial", "--device", "cpu",
+                     "--out", "unused-documents.json"]) == 0
+        assert seen["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()
+    assert main(["experiment", "documents", "--threads", "0"]) == 2
+    assert capsys.readouterr().err == "savae-lite experiment: error: --threads: must be a positive integer, got 0\n"
+    assert main(["experiment", "synthetic", "--quick", "--threads", "2"]) == 2
+    assert "--threads: experiment 'synthetic' is not a study" in capsys.readouterr().err
