@@ -9,7 +9,8 @@ SA-VAE stays behind the language model. The paper's text result comes from Yahoo
 which z can carry the topic. This study keeps everything of the text study's set-up (vocabulary, LSTM sizes,
 optimiser, annealing) but trains on documents of consecutive PTB sentences (preset ``ptb-documents``: at most 70
 tokens, 57 on average) with K = 10: the language model, the annealed VAE and SA-VAE with three seeds each, and
-He et al.'s aggressive training (annealed, its MI check every 3,125 updates) with one, and one SA-VAE seed
+He et al.'s aggressive training (annealed, its MI check every 3,125 updates) with one seed for its first
+:data:`AGGRESSIVE_EPOCHS` epochs, and one SA-VAE seed
 trained on what the original code's backward pass computes (``hvp='original'``, ours): its first
 :data:`ORIGINAL_EPOCHS` epochs (``savae-original``) and their continuation to the full schedule
 (``savae-original-long``). The machinery (units,

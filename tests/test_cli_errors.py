@@ -325,7 +325,6 @@ def test_experiment_threads_flag(monkeypatch, capsys):
     a one-line error before anything runs."""
     import torch
 
-    import savae_lite.experiments as experiments_mod
     from savae_lite.cli import main
 
     seen = {}

@@ -17,6 +17,14 @@ import pandas as pd
 
 from savae_lite.records.collapse_findings import collapsed, same_examples, use
 from savae_lite.records.comparisons import WITHIN, compare, separated, yes_no
+from savae_lite.records.documents_epoch import (
+    aggressive_answer,
+    aggressive_length,
+    at_epoch,
+    cut_short,
+    short_epochs,
+    where_training_stood,
+)
 from savae_lite.records.documents_runs import (
     AGGRESSIVE,
     LM,
@@ -42,8 +50,10 @@ STEP_COST_RECORD = "bench-mode-steps-ptb-documents-cpu"
 
 def scale(rec) -> dict:
     """The study's scale, for the prose: training documents, their length limit and mean length, K, the IW
-    subset and the whole test split (numbers of documents), the IW samples, the MI check's interval and how long
-    the original-backward audit unit trained (:func:`original_length`)."""
+    subset and the whole test split (numbers of documents), the IW samples, the MI check's interval, how long
+    the original-backward audit unit and aggressive training trained (:func:`original_length`,
+    :func:`~savae_lite.records.documents_epoch.aggressive_length`), the epoch at which the runs cut short are
+    read and the number of validation documents."""
     ds, train = rec["dataset"], rec["config"]["train"]
     frame = same_examples(rec)
     return {"doc_train": f"{ds['sentences']['train']:,}", "doc_max_tokens": ds["documents_of_at_most"],
@@ -51,7 +61,8 @@ def scale(rec) -> dict:
             "doc_iw_examples": f"{int(frame['iw_examples'].iloc[0]):,}",
             "doc_test_examples": f"{int(frame['test_examples'].iloc[0]):,}",
             "doc_iw_samples": f"{train['iw_samples']:,}", "doc_mi_every": f"{train['aggressive_mi_every']:,}",
-            "doc_original_length": original_length(rec)}
+            "doc_original_length": original_length(rec), "doc_aggressive_length": aggressive_length(rec),
+            "doc_short_epoch": short_epochs(rec) or "–", "doc_valid_examples": f"{ds['sentences']['valid']:,}"}
 
 
 def original_row(rec) -> dict | None:
@@ -59,12 +70,6 @@ def original_row(rec) -> dict | None:
     has it, else ``savae-original``'s (its first epochs), else None."""
     rows = {r["setting"]: r for r in rec["rows"] if r["setting"] in (ORIGINAL, ORIGINAL_LONG)}
     return rows.get(ORIGINAL_LONG, rows.get(ORIGINAL))
-
-
-def _cut_short(rec, row: dict) -> bool:
-    """``row`` trained fewer epochs than every SA-VAE seed: compare validation at its last epoch, not test."""
-    savae = [int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == SAVAE]
-    return bool(savae) and int(row["epochs_run"]) < min(savae)
 
 
 def original_length(rec) -> str:
@@ -76,18 +81,14 @@ def original_length(rec) -> str:
     if row is None:
         return "It is still to run."
     n = int(row["epochs_run"])
-    if not _cut_short(rec, row):
+    if not cut_short(rec, row):
         first = next((int(r["epochs_run"]) for r in rec["rows"] if r["setting"] == ORIGINAL), None)
         how = (f" in all ({first}, then {n - first} more from that run's final checkpoint)"
                if row["setting"] == ORIGINAL_LONG and first and first < n else "")
         return (f"It trained {n} epochs{how}, until its validation stopped improving, like SA-VAE's seeds, so its "
                 "answer compares test numbers on the same documents.")
-    warmup = int(rec["config"]["train"].get("kl_warmup_epochs", 0))
-    lrs = {h["lr"] for h in row.get("history", [])}
-    stood = ["annealing " + ("done" if n >= warmup else "not yet done"),
-             "learning rate " + ("not yet halved" if len(lrs) <= 1 else "already halved")]
-    return (f"The record holds its first {n} epochs only ({', '.join(stood)}), a run cut short to fit one CPU "
-            "thread's budget, so its answer compares it with SA-VAE's seeds at the same epoch of their "
+    return (f"The record holds its first {n} epochs only ({where_training_stood(rec, row)}), a run cut short to "
+            "fit one CPU thread's budget, so its answer compares it with SA-VAE's seeds at the same epoch of their "
             "validation history, not with their test numbers.")
 
 
@@ -189,26 +190,16 @@ def answers(rec, bench: dict | None = None) -> dict:
         else:
             out["doc_savae_vs_vae"] = NOT_MEASURED
     out["doc_original"] = original_answer(rec)
-    if AGGRESSIVE in same.index and complete(rec, AGGRESSIVE):
+    cut = aggressive_answer(rec)  # a run cut short: read at its last epoch beside the others (documents_epoch)
+    if cut is not None:
+        out["doc_aggressive"] = cut
+    elif AGGRESSIVE in same.index and complete(rec, AGGRESSIVE):
         ag = S[AGGRESSIVE]
         ag_nll = PM.of(same.loc[AGGRESSIVE], "iw_nll")
         out["doc_aggressive"] = (f"{yes_no(not collapsed(ag))}: {use(ag)}; IW-NLL {ag_nll} against the language "
                                  f"model's {out['doc_lm_nll']}.")
     else:
         out["doc_aggressive"] = f"{NOT_MEASURED}: its run is still to train."
-    return out
-
-
-def at_epoch(rec, setting: str, epoch: int) -> dict:
-    """The validation readings of ``setting``'s rows at ``epoch`` (their training history): ``nll_bound``, ``kl``,
-    ``mi`` and ``au`` as mean and ``*_sd`` over the seeds that reached it, and ``seeds``. Empty when none did."""
-    found = [h for r in rec["rows"] if r["setting"] == setting for h in r.get("history", []) if h["epoch"] == epoch]
-    if not found:
-        return {}
-    frame = pd.DataFrame(found)[["nll_bound", "kl", "mi", "au"]].astype(float)
-    out = {"seeds": len(found), **frame.mean().to_dict()}
-    if len(found) > 1:
-        out.update({f"{k}_sd": v for k, v in frame.std(ddof=1).to_dict().items()})
     return out
 
 
@@ -225,7 +216,7 @@ def original_answer(rec, with_early: bool = True) -> str:
     same, orig_row = same_examples(rec), original_row(rec)
     if orig_row is None or SAVAE not in same.index or not complete(rec, SAVAE):
         return f"{NOT_MEASURED}: its run is still to train."
-    if _cut_short(rec, orig_row):
+    if cut_short(rec, orig_row):
         changed, early = _at_epoch_reading(rec, orig_row)
         return f"{'Yes' if changed else 'No'}: {early}"
     name = orig_row["setting"]
@@ -237,7 +228,7 @@ def original_answer(rec, with_early: bool = True) -> str:
     kept = "it keeps *z* in use" if not collapsed(S[name]) else "*z* collapses"
     short = next((r for r in rec["rows"] if r["setting"] == ORIGINAL), None)
     early = (" Early in training it stood apart: " + _at_epoch_reading(rec, short)[1]
-             if with_early and short is not None and name == ORIGINAL_LONG and _cut_short(rec, short) else "")
+             if with_early and short is not None and name == ORIGINAL_LONG and cut_short(rec, short) else "")
     lm = (f" With *z* unused it is in effect a language model; the language model's seeds read "
           f"{PM.of(same.loc[LM].to_dict(), 'iw_nll')} on the same documents."
           if collapsed(S[name]) and LM in same.index else "")  # a collapsed run: the LM beside it
