@@ -26,11 +26,11 @@ from savae_lite.study import Setting, Study
 #: continues that run from its final checkpoint on the others' schedule (until validation stops improving).
 ORIGINAL_EPOCHS = 6
 
-#: Epochs of the ``aggressive+anneal`` unit. Its encoder-only phase runs ~40 encoder steps before each update, so
-#: an epoch costs about 1,450 s on one CPU thread (~900 s on two): the full schedule (16 epochs, ~7 thread-hours)
-#: does not fit a working session, and the run is set beside the other runs at this epoch of their validation
-#: history, like ``savae-original``. With He et al.'s check every 3,125 updates (13.8 of our epochs), the phase is
-#: on through all of them.
+#: Epochs of the ``aggressive+anneal`` unit. Its encoder-only phase runs tens of encoder steps before each update,
+#: so an epoch cost 878 s on two CPU threads (the record's ``train_time_per_epoch_s``): the full schedule (a run
+#: lost with its machine took 16 epochs, 6.4 thread-hours) does not fit a working session, and the run is set
+#: beside the other runs at this epoch of their validation history, like ``savae-original``. With He et al.'s
+#: check every 3,125 updates (13.8 of our epochs), the phase is on through all of them.
 AGGRESSIVE_EPOCHS = ORIGINAL_EPOCHS
 
 SETTINGS: tuple[Setting, ...] = (

@@ -31,6 +31,12 @@ def cut_short(rec, row: dict) -> bool:
     return bool(savae) and int(row["epochs_run"]) < min(savae)
 
 
+def cut_short_row(rec, setting: str) -> dict | None:
+    """The first row of ``setting`` in ``rec`` when that run was cut short (:func:`cut_short`), else None."""
+    row = next((r for r in rec.get("rows", []) if r["setting"] == setting), None)
+    return row if row is not None and cut_short(rec, row) else None
+
+
 def at_epoch(rec, setting: str, epoch: int) -> dict:
     """The validation readings of ``setting``'s rows at ``epoch`` (their training history): ``nll_bound`` (the
     language model's exact NLL, its ``nll``), ``kl``, ``mi`` and ``au`` as mean and ``*_sd`` over the seeds that
@@ -49,8 +55,8 @@ def at_epoch(rec, setting: str, epoch: int) -> dict:
 def short_epochs(rec) -> int | None:
     """The epoch at which the cut-short runs are read: the last epoch of the shortest of them, or None when the
     record holds none."""
-    short = [int(r["epochs_run"]) for r in rec["rows"] if r["setting"] in (AGGRESSIVE, ORIGINAL) and cut_short(rec, r)]
-    return min(short) if short else None
+    short = [cut_short_row(rec, name) for name in (AGGRESSIVE, ORIGINAL)]
+    return min((int(r["epochs_run"]) for r in short if r is not None), default=None)
 
 
 def where_training_stood(rec, row: dict) -> str:
@@ -124,8 +130,8 @@ def aggressive_reading(rec, row: dict) -> tuple[bool, str]:
 def aggressive_answer(rec) -> str | None:
     """The answer for aggressive training when its run was cut short (:func:`aggressive_reading`): "Yes" when it
     keeps z in use, "No" when z collapses; None when the record has no cut-short aggressive run."""
-    row = next((r for r in rec["rows"] if r["setting"] == AGGRESSIVE), None)
-    if row is None or not cut_short(rec, row):
+    row = cut_short_row(rec, AGGRESSIVE)
+    if row is None:
         return None
     kept, words = aggressive_reading(rec, row)
     return f"{'Yes' if kept else 'No'}: {words}"
